@@ -1,0 +1,1 @@
+"""Runtime shared by every service: settings, database, outbox, consumers, HTTP, auth, logs, metrics."""

@@ -1,0 +1,107 @@
+"""HTTP conventions of every service: correlation ids, error bodies, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from servicekit.errors import ServiceError
+from servicekit.logs import log_context, new_traceparent
+
+logger = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[None]]
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def install_conventions(app: FastAPI, service: str) -> None:
+    """Add the correlation middleware and the error handlers to ``app``."""
+
+    @app.middleware("http")
+    async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        traceparent = new_traceparent(request.headers.get("traceparent"))
+        started = time.perf_counter()
+        with log_context(correlation_id=correlation_id[:128], traceparent=traceparent):
+            response = await call_next(request)
+            if request.url.path not in ("/health", "/ready", "/metrics"):
+                logger.info(
+                    "%s %s -> %s in %.1f ms",
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                )
+        response.headers[CORRELATION_HEADER] = correlation_id[:128]
+        return response
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]),
+                "reason": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        summary = "; ".join(f"{error['field']}: {error['reason']}" for error in errors)
+        return JSONResponse(
+            {
+                "code": "invalid_request",
+                "message": f"invalid request: {summary}",
+                "errors": errors,
+            },
+            status_code=422,
+        )
+
+
+def install_probes(
+    app: FastAPI,
+    service: str,
+    checks: dict[str, ReadyCheck],
+    refresh_metrics: Callable[[], Awaitable[None]],
+) -> None:
+    """Add ``/health`` (the process runs), ``/ready`` (its dependencies answer) and ``/metrics``."""
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        results: dict[str, Any] = {}
+        ok = True
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # a readiness probe reports every failure instead of raising
+                ok = False
+                results[name] = f"failed: {type(exc).__name__}: {exc}"
+        body = {
+            "status": "ready" if ok else "not_ready",
+            "service": service,
+            "checks": results,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        try:
+            await refresh_metrics()
+        except Exception:
+            logger.warning("metrics refresh failed; serving the last values", exc_info=True)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

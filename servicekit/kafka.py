@@ -1,0 +1,99 @@
+"""Kafka wiring: the broker of a service, the relay's send function, topic creation and lag."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from servicekit.consumers import ConsumerPolicy
+from servicekit.db import OutboxMessage
+from servicekit.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PARTITIONS = 3
+
+
+def create_broker(settings: ServiceSettings, policy: ConsumerPolicy, *, description: str | None = None) -> KafkaBroker:
+    """Create the service's broker: idempotent producer with ``acks=all`` and the consumer error policy."""
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        enable_idempotence=True,
+        acks="all",
+        middlewares=[policy],
+        description=description,
+        logger=logging.getLogger(f"faststream.{settings.service_name}"),
+    )
+    policy.bind(broker)
+    return broker
+
+
+def make_sender(broker: KafkaBroker) -> Any:
+    """Return the outbox relay's send function, publishing through ``broker``."""
+
+    async def send(row: OutboxMessage) -> asyncio.Future[Any]:
+        headers = {**row.headers, "content-type": "application/json"}
+        future = await broker.publish(
+            row.payload.encode(),
+            topic=row.topic,
+            key=row.key.encode(),
+            headers=headers,
+            correlation_id=headers.get("correlation_id"),
+            no_confirm=True,
+        )
+        return future
+
+    return send
+
+
+async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = DEFAULT_PARTITIONS) -> None:
+    """Create ``topics`` (and their dead-letter topics) when missing, so consumers never race their producers."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics if name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
+                )
+            logger.info("created topics %s", ", ".join(missing))
+    finally:
+        await admin.close()
+
+
+async def consumer_lag(bootstrap_servers: str, group_id: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    """Return the lag of ``group_id`` on each partition of ``topics``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group_id)
+        await consumer.topics()  # loads partition metadata for partitions_for_topic
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in (consumer.partitions_for_topic(topic) or set())
+        ]
+        if not partitions:
+            return {}
+        ends = await consumer.end_offsets(partitions)
+        lag = {}
+        for tp in partitions:
+            offset = committed.get(tp)
+            position = offset.offset if offset is not None and offset.offset >= 0 else 0
+            lag[(tp.topic, tp.partition)] = max(ends[tp] - position, 0)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()

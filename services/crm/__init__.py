@@ -1,0 +1,1 @@
+"""CRM: clients, pipelines and deals; the heart of the client process."""

@@ -1,0 +1,1 @@
+"""Documents, versions and files in the client's space."""

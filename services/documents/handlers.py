@@ -1,0 +1,21 @@
+"""Use cases of the documents service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.crm import DealCreated, DealUpdated
+from services.documents.tables import DealReference
+
+
+async def project_deal(session: AsyncSession, event: DealCreated | DealUpdated) -> None:
+    """Keep the deal reference that documents are filed under."""
+    deal = event.data.deal
+    await session.merge(
+        DealReference(
+            deal_id=deal.id,
+            title=deal.title,
+            company_id=deal.company_id,
+            owner_id=deal.owner_id,
+        )
+    )

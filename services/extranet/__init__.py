@@ -1,0 +1,1 @@
+"""Client portal by invitation, within a sharing policy."""

@@ -1,0 +1,6 @@
+from alembic import context
+
+from servicekit.migrations import run_env
+from services.extranet.tables import metadata
+
+run_env(context, metadata)

@@ -1,0 +1,1 @@
+"""Intake: the public entry point for forms and channels; stores every request before answering."""

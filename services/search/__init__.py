@@ -1,0 +1,1 @@
+"""Search: OpenSearch indices built from every domain topic, queried within each user's permissions."""

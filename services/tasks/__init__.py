@@ -1,0 +1,1 @@
+"""Tasks in client context and the loop back to the deal."""

@@ -1,0 +1,100 @@
+"""Server wiring for every test tier.
+
+Tests find Kafka, OpenSearch and PostgreSQL through ``KAFKA_BOOTSTRAP_SERVERS``, ``OPENSEARCH_URL`` and
+``DATABASE_URL`` (a server URL without a database name). ``scripts/test`` starts the servers with
+``deploy/servers up`` and sets them. Where they are unset and a Docker engine answers, testcontainers
+starts them instead. Each test isolates itself with its own database, topic prefix and index prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+@dataclass(frozen=True)
+class Servers:
+    kafka: str
+    opensearch: str
+    database: str
+
+
+def _docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    opensearch = os.environ.get("OPENSEARCH_URL")
+    database = os.environ.get("DATABASE_URL")
+    if kafka and opensearch and database:
+        yield Servers(kafka, opensearch, database)
+        return
+    if not _docker_answers():
+        pytest.fail(
+            "KAFKA_BOOTSTRAP_SERVERS, OPENSEARCH_URL and DATABASE_URL are unset and no Docker engine answers; "
+            "run the suite with scripts/test, which starts the servers with deploy/servers up"
+        )
+    # Constructing a container object contacts Docker, so these imports stay on this branch.
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.opensearch import OpenSearchContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with (
+        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka_container,
+        OpenSearchContainer("opensearchproject/opensearch:2.19.3") as opensearch_container,
+        PostgresContainer("postgres:15", driver="asyncpg") as postgres_container,
+    ):
+        url = make_url(postgres_container.get_connection_url()).set(database=None)
+        yield Servers(
+            kafka_container.get_bootstrap_server(),
+            opensearch_container.get_config()["host"],
+            url.render_as_string(hide_password=False),
+        )
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix of this test alone, so tests never see each other's events."""
+    return unique_name("t") + "."
+
+
+@pytest.fixture
+async def make_database(servers: Servers) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Create fresh PostgreSQL databases for this test; all are dropped afterwards."""
+    admin = create_async_engine(make_url(servers.database).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    async def create() -> str:
+        name = unique_name("test_")
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return make_url(servers.database).set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    async with admin.connect() as connection:
+        for name in created:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+async def database_url(make_database: Callable[[], Awaitable[str]]) -> str:
+    """A fresh PostgreSQL database for this test."""
+    return await make_database()

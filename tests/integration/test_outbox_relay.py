@@ -1,0 +1,101 @@
+"""The outbox relay, killed with SIGKILL mid-batch, loses nothing; the consumer applies each event once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts.topics import Topic
+from servicekit.db import OutboxMessage, ProcessedEvent, create_engine, create_sessionmaker
+from servicekit.kafka import ensure_topics
+from servicekit.migrations import migrate
+from servicekit.outbox import record_event
+from services.crm.bootstrap import MIGRATIONS as CRM_MIGRATIONS
+from services.tasks.tables import DealReference
+from tests.conftest import Servers
+from tests.factories import deal_event
+from tests.support import ServiceProcess, eventually, topic_message_count
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 6000
+
+
+async def _published_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_not(None))
+        )
+    return int(count or 0)
+
+
+async def test_relay_killed_mid_batch_publishes_every_event_once(
+    servers: Servers, database_url: str, make_database: Callable[[], Awaitable[str]], topic_prefix: str
+) -> None:
+    topic = topic_prefix + Topic.CRM_DEALS
+    await ensure_topics(servers.kafka, [topic])
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    await migrate(engine, CRM_MIGRATIONS)
+    async with sessionmaker() as session, session.begin():
+        for number in range(EVENTS):
+            record_event(session, topic, deal_event(uuid.uuid4(), 1, f"Deal {number}"))
+
+    env = {
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": servers.kafka,
+        "KAFKA_TOPIC_PREFIX": topic_prefix,
+        "OUTBOX_BATCH_SIZE": "1000",
+    }
+    relay = ServiceProcess("crm", env, command="relay").start()
+
+    # A batch is in flight when Kafka holds more messages than the rows marked sent.
+    async def batch_in_flight() -> bool:
+        in_kafka = await topic_message_count(servers.kafka, topic)
+        return in_kafka > await _published_rows(sessionmaker) and in_kafka < EVENTS
+
+    try:
+        await eventually(batch_in_flight, timeout=60, interval=0.01)
+    finally:
+        relay.kill()
+    published_before_restart = await _published_rows(sessionmaker)
+    assert published_before_restart < EVENTS
+
+    restarted = ServiceProcess("crm", env, command="relay").start()
+    try:
+        await eventually(lambda: _all_published(sessionmaker), timeout=120)
+    finally:
+        restarted.stop()
+    assert await topic_message_count(servers.kafka, topic) >= EVENTS
+
+    tasks_database = await make_database()
+    consumer = ServiceProcess("tasks", {**env, "DATABASE_URL": tasks_database}).start()
+    try:
+        await consumer.wait_ready()
+        tasks_engine = create_engine(tasks_database)
+        tasks_sessions = create_sessionmaker(tasks_engine)
+
+        async def consumer_caught_up() -> bool:
+            async with tasks_sessions() as session:
+                return await session.scalar(select(func.count()).select_from(DealReference)) == EVENTS
+
+        await eventually(consumer_caught_up, timeout=180, interval=1.0)
+        await asyncio.sleep(2)  # let any redelivered duplicates arrive before counting
+        async with tasks_sessions() as session:
+            references = await session.scalar(select(func.count()).select_from(DealReference))
+            processed = await session.scalar(select(func.count()).select_from(ProcessedEvent))
+        assert references == EVENTS
+        assert processed == EVENTS
+        await tasks_engine.dispose()
+    finally:
+        consumer.stop()
+        await engine.dispose()
+
+
+async def _all_published(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    return await _published_rows(sessionmaker) == EVENTS
