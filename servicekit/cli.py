@@ -144,6 +144,18 @@ def cmd_asyncapi(args: argparse.Namespace) -> None:
         raise SystemExit("AsyncAPI documents differ from the code; run 'clientwork asyncapi all': " + ", ".join(stale))
 
 
+def cmd_stack(args: argparse.Namespace) -> None:
+    from servicekit import devstack
+
+    {"up": devstack.start_all, "down": devstack.stop_all, "status": devstack.status}[args.action]()
+
+
+def cmd_demo(_args: argparse.Namespace) -> None:
+    from servicekit.demo import run_demo
+
+    run_demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientwork", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     asyncapi.add_argument("service", choices=(*SERVICE_NAMES, "all"))
     asyncapi.add_argument("--check", action="store_true", help="fail if a committed document differs")
     asyncapi.set_defaults(func=cmd_asyncapi)
+
+    stack = commands.add_parser("stack", help="start, stop or list all six services as local processes")
+    stack.add_argument("action", choices=("up", "down", "status"))
+    stack.set_defaults(func=cmd_stack)
+
+    demo = commands.add_parser("demo", help="send sample inquiries through the running services and report")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

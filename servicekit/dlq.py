@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.topics import DEAD_LETTER_SUFFIX
 from servicekit.consumers import DLQ_HEADER_PREFIX
+from servicekit.kafka import topic_partitions
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +29,13 @@ async def replay_dead_letters(bootstrap_servers: str, dlq_topic: str, *, limit: 
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all")
+    partitions = await topic_partitions(bootstrap_servers, [dlq_topic])
+    if not partitions:
+        logger.info("dead-letter topic %s does not exist", dlq_topic)
+        return 0
     await consumer.start()
     await producer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(dlq_topic, p) for p in sorted(consumer.partitions_for_topic(dlq_topic) or ())]
-        if not partitions:
-            logger.info("dead-letter topic %s does not exist or is empty", dlq_topic)
-            return 0
         consumer.assign(partitions)
         for tp in partitions:
             committed = await consumer.committed(tp)

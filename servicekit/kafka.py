@@ -71,22 +71,32 @@ async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: i
         await admin.close()
 
 
+async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+    """Return every partition of ``topics``; a topic that does not exist has none."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        for partition in topic["partitions"]
+    ]
+
+
 async def consumer_lag(bootstrap_servers: str, group_id: str, topics: list[str]) -> dict[tuple[str, int], int]:
     """Return the lag of ``group_id`` on each partition of ``topics``."""
+    partitions = await topic_partitions(bootstrap_servers, topics)
+    if not partitions:
+        return {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group_id)
-        await consumer.topics()  # loads partition metadata for partitions_for_topic
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in (consumer.partitions_for_topic(topic) or set())
-        ]
-        if not partitions:
-            return {}
         ends = await consumer.end_offsets(partitions)
         lag = {}
         for tp in partitions:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+
+from servicekit.kafka import topic_partitions
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "var" / "test-logs"
@@ -68,7 +70,7 @@ class ServiceProcess:
     async def wait_ready(self, timeout: float = 60.0) -> None:
         async def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}; log:\n{self.log_tail()}")
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}")
             try:
                 async with httpx.AsyncClient() as client:
                     return (await client.get(self.url + "/ready", timeout=2)).status_code == 200
@@ -102,13 +104,12 @@ class ServiceProcess:
 
 async def topic_message_count(bootstrap_servers: str, topic: str) -> int:
     """Count the messages ``topic`` holds, over all partitions."""
+    partitions = await topic_partitions(bootstrap_servers, [topic])
+    if not partitions:
+        return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return 0
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         return sum(ends[tp] - starts[tp] for tp in partitions)

@@ -28,7 +28,7 @@ DEALS_MAPPING: dict[str, Any] = {
         "contact_name": {"type": "text"},
         "contact_phone": {"type": "keyword"},
         "contact_email": {"type": "keyword", "normalizer": "lowercase"},
-        "amount": {"type": "scaled_float", "scaling_factor": 100},
+        "amount": {"type": "double"},
         "currency": {"type": "keyword"},
         "indexed_at": {"type": "date"},
         "occurred_at": {"type": "date"},

@@ -15,7 +15,7 @@ from servicekit.db import create_engine, create_sessionmaker
 from services import SERVICE_NAMES
 from services.tasks.tables import DealReference
 from tests.conftest import Servers
-from tests.support import ServiceProcess, eventually
+from tests.support import ServiceProcess, eventually, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -75,9 +75,14 @@ async def test_form_submission_becomes_searchable_deal(system: dict[str, Service
         accepted = await client.post(
             system["intake"].url + "/forms/website-contact",
             content=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": marker},
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Idempotency-Key": marker,
+                "X-Correlation-ID": f"corr-{marker}",
+            },
         )
         assert accepted.status_code == 202, accepted.text
+        assert accepted.headers["X-Correlation-ID"] == f"corr-{marker}"
         request_id = accepted.json()["request_id"]
 
         repeated = await client.post(
@@ -114,6 +119,15 @@ async def test_form_submission_becomes_searchable_deal(system: dict[str, Service
 
         status = await client.get(system["intake"].url + f"/requests/{request_id}", headers=admin)
         assert status.json()["status"] == "accepted"
+
+    # The correlation id of the form post travels through intake's event into CRM's deal event.
+    deal_topic = system["crm"].env["KAFKA_TOPIC_PREFIX"] + "crm.deals"
+    [record] = await read_topic(system["crm"].env["KAFKA_BOOTSTRAP_SERVERS"], deal_topic, expected=1)
+    headers = {name: value.decode() for name, value in record.headers}
+    assert record.key == str(deal["id"]).encode()
+    assert headers["correlation_id"] == f"corr-{marker}"
+    assert headers["event_type"] == "crm.deal.created"
+    assert headers["traceparent"].startswith("00-")
 
     tasks_engine = create_engine(system["tasks"].env["DATABASE_URL"])
     sessions = create_sessionmaker(tasks_engine)

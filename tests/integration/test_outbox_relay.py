@@ -23,7 +23,7 @@ from tests.support import ServiceProcess, eventually, topic_message_count
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 6000
+EVENTS = 4000
 
 
 async def _published_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
