@@ -21,6 +21,104 @@ class DealSource(BaseModel):
     utm: dict[str, str] = Field(default_factory=dict, description="UTM values of the inquiry.")
 
 
+class CompanyState(BaseModel):
+    """Full state of a client company."""
+
+    id: uuid.UUID
+    name: str = Field(examples=["ООО «Ромашка»"])
+    owner_id: str | None = Field(default=None, description="User id of the account owner.")
+    department: str | None = Field(default=None, description="Department that owns the client, for access.")
+    workgroup: str | None = Field(default=None, description="Workgroup whose members may see the client.")
+    email_domains: list[str] = Field(
+        default_factory=list,
+        description="Known e-mail domains of the company, lower case.",
+        examples=[["romashka.example"]],
+    )
+    phones: list[str] = Field(default_factory=list, description="Phones in E.164.")
+    deleted: bool = Field(default=False, description="True once the company was deleted.")
+
+
+class CompanyCreated(Event[CompanyState]):
+    """A client company was created."""
+
+    event_type: Literal["crm.company.created"] = "crm.company.created"
+    aggregate_type: Literal["company"] = "company"
+
+
+class CompanyUpdated(Event[CompanyState]):
+    """A client company changed or was deleted (``data.deleted``)."""
+
+    event_type: Literal["crm.company.updated"] = "crm.company.updated"
+    aggregate_type: Literal["company"] = "company"
+
+
+CompanyEvent = Annotated[CompanyCreated | CompanyUpdated, Field(discriminator="event_type")]
+
+
+class ContactState(BaseModel):
+    """Full state of a contact person; a contact belongs to one company or to none."""
+
+    id: uuid.UUID
+    company_id: uuid.UUID | None = None
+    name: str
+    phones: list[str] = Field(default_factory=list, description="Phones in E.164.")
+    emails: list[str] = Field(default_factory=list, description="E-mail addresses as entered.")
+    owner_id: str | None = None
+    department: str | None = None
+    deleted: bool = False
+
+
+class ContactCreated(Event[ContactState]):
+    """A contact was created."""
+
+    event_type: Literal["crm.contact.created"] = "crm.contact.created"
+    aggregate_type: Literal["contact"] = "contact"
+
+
+class ContactUpdated(Event[ContactState]):
+    """A contact changed or was deleted (``data.deleted``)."""
+
+    event_type: Literal["crm.contact.updated"] = "crm.contact.updated"
+    aggregate_type: Literal["contact"] = "contact"
+
+
+ContactEvent = Annotated[ContactCreated | ContactUpdated, Field(discriminator="event_type")]
+
+
+class LegalEntityState(BaseModel):
+    """Full state of a legal entity: a client's (``company_id`` set) or one of our own (``is_own``)."""
+
+    id: uuid.UUID
+    company_id: uuid.UUID | None = Field(default=None, description="Client company; None for our own entities.")
+    is_own: bool = Field(default=False, description="True for a legal entity of our own company.")
+    legal_name: str = Field(examples=["Общество с ограниченной ответственностью «Ромашка»"])
+    legal_form: str | None = Field(default=None, examples=["ООО", "GmbH", "LLC"])
+    tax_id: str | None = Field(default=None, description="Tax id (INN, VAT number), digits and letters only.")
+    registration_numbers: dict[str, str] = Field(
+        default_factory=dict, description="Other registration numbers by kind.", examples=[{"ogrn": "1027700132195"}]
+    )
+    addresses: dict[str, str] = Field(default_factory=dict, description="Addresses by kind (legal, postal).")
+    bank_accounts: list[dict[str, str]] = Field(default_factory=list)
+    deleted: bool = False
+
+
+class LegalEntityCreated(Event[LegalEntityState]):
+    """A legal entity was created."""
+
+    event_type: Literal["crm.legal_entity.created"] = "crm.legal_entity.created"
+    aggregate_type: Literal["legal_entity"] = "legal_entity"
+
+
+class LegalEntityUpdated(Event[LegalEntityState]):
+    """A legal entity changed or was deleted (``data.deleted``)."""
+
+    event_type: Literal["crm.legal_entity.updated"] = "crm.legal_entity.updated"
+    aggregate_type: Literal["legal_entity"] = "legal_entity"
+
+
+LegalEntityEvent = Annotated[LegalEntityCreated | LegalEntityUpdated, Field(discriminator="event_type")]
+
+
 class DealState(BaseModel):
     """Full state of a deal."""
 
@@ -40,6 +138,12 @@ class DealState(BaseModel):
     contact_phone: str | None = Field(default=None, description="Primary contact phone in E.164.")
     contact_email: str | None = None
     source: DealSource
+    client_legal_entity_id: uuid.UUID | None = Field(default=None, description="The client's legal entity.")
+    our_legal_entity_id: uuid.UUID | None = Field(default=None, description="Our own legal entity in the deal.")
+    project_id: uuid.UUID | None = Field(default=None, description="Client project the deal belongs to.")
+    stage_semantics: Literal["in_progress", "won", "lost"] = "in_progress"
+    workgroup: str | None = Field(default=None, description="Workgroup whose members may see the deal.")
+    deleted: bool = False
 
 
 class DealChange(BaseModel):

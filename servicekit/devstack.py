@@ -38,7 +38,7 @@ def _pid(name: str) -> int | None:
 
 
 def start_all(timeout: float = 120.0) -> None:
-    """Start every service that is not running, then wait until each answers ``/ready``."""
+    """Start every service that is not running, then wait until each returns 200 on ``/ready``."""
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     for name in SERVICE_NAMES:

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 async def replay_dead_letters(bootstrap_servers: str, dlq_topic: str, *, limit: int | None = None) -> int:
-    """Republish what ``dlq_topic`` holds past the last replay; return the number of messages replayed.
+    """Republish the messages of ``dlq_topic`` added since the last replay; return how many were replayed.
 
     Progress is committed under the consumer group ``dlq-replay.<topic>``, so a second run replays only
     messages that were dead-lettered after the first one.
@@ -71,9 +71,11 @@ async def _replay_until(
                 original_topic = headers.get("dlq_original_topic", b"").decode()
                 if not original_topic:
                     original_topic = dlq_topic.removesuffix(DEAD_LETTER_SUFFIX)
-                kept = [(name, value) for name, value in record.headers if not name.startswith(DLQ_HEADER_PREFIX)]
-                kept.append(("replayed_from", dlq_topic.encode()))
-                await producer.send_and_wait(original_topic, record.value, key=record.key, headers=kept)
+                original_headers = [
+                    (name, value) for name, value in record.headers if not name.startswith(DLQ_HEADER_PREFIX)
+                ]
+                original_headers.append(("replayed_from", dlq_topic.encode()))
+                await producer.send_and_wait(original_topic, record.value, key=record.key, headers=original_headers)
                 logger.info(
                     "replayed %s[%s]@%s to %s",
                     tp.topic,

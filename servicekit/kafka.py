@@ -31,6 +31,9 @@ def create_broker(settings: ServiceSettings, policy: ConsumerPolicy, *, descript
         middlewares=[policy],
         description=description,
         logger=logging.getLogger(f"faststream.{settings.service_name}"),
+        # FastStream logs "Received" and "Processed" for every message at this level; INFO would
+        # write two lines per event. Retries and dead letters are logged by ConsumerPolicy.
+        log_level=logging.DEBUG,
     )
     policy.bind(broker)
     return broker

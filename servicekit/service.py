@@ -160,7 +160,7 @@ def create_http_app(runtime: ServiceRuntime, *, title: str, routers: list[Any] =
 
     async def kafka_ready() -> None:
         if not await runtime.broker.ping(timeout=2.0):
-            raise ConnectionError(f"no answer from {runtime.settings.kafka_bootstrap_servers}")
+            raise ConnectionError(f"Kafka at {runtime.settings.kafka_bootstrap_servers} did not respond to a ping")
 
     checks: dict[str, ReadyCheck] = {
         "database": database_ready,

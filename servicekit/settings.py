@@ -51,7 +51,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON unless on a terminal.")
 
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_development(self) -> Self:
+    def _reject_default_key_outside_development(self) -> Self:
         using_default = self.jwt_secret_key.get_secret_value() == DEVELOPMENT_JWT_KEY
         if using_default and self.jwt_jwks_url is None and self.environment not in ("development", "test"):
             raise ValueError(

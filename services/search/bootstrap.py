@@ -41,7 +41,7 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
 
     async def opensearch_ready() -> None:
         if not await client.ping():
-            raise ConnectionError(f"no answer from {settings.opensearch_url}")
+            raise ConnectionError(f"OpenSearch at {settings.opensearch_url} did not respond to a ping")
 
     async def close_client() -> None:
         await client.close()

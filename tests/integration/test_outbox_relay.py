@@ -54,7 +54,7 @@ async def test_relay_killed_mid_batch_publishes_every_event_once(
     }
     relay = ServiceProcess("crm", env, command="relay").start()
 
-    # A batch is in flight when Kafka holds more messages than the rows marked sent.
+    # A batch is in flight when Kafka contains more messages than the rows marked sent.
     async def batch_in_flight() -> bool:
         in_kafka = await topic_message_count(servers.kafka, topic)
         return in_kafka > await _published_rows(sessionmaker) and in_kafka < EVENTS
