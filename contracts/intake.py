@@ -37,6 +37,7 @@ class IntakeRequest(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict, description="Submitted fields, as received.")
     utm: dict[str, str] = Field(default_factory=dict)
     pipeline_key: str | None = Field(default=None, description="Pipeline chosen by routing, by key.")
+    stage_key: str | None = Field(default=None, description="Stage chosen by routing, by name; the first if unset.")
     owner_id: str | None = Field(default=None, description="Owner chosen by routing.")
 
 
