@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.topics import dead_letter_topic
 from servicekit.auth import TokenVerifier
-from servicekit.consumers import ConsumerPolicy
+from servicekit.consumers import CONSUMER_ACK_POLICY, ConsumerPolicy
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.http import ReadyCheck, install_conventions, install_probes
 from servicekit.inbox import Inbox
@@ -143,6 +142,7 @@ def create_http_app(runtime: ServiceRuntime, *, title: str, routers: list[Any] =
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.policy.committer.flush()
             await runtime.broker.stop()
             for callback in runtime.on_stop:
                 await callback()
@@ -215,7 +215,7 @@ def subscribe(
     runtime.broker.subscriber(
         topic,
         group_id=runtime.settings.consumer_group,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=CONSUMER_ACK_POLICY,
         auto_offset_reset="earliest",
         title=f"{topic}:{runtime.settings.service_name}",
         description=description,

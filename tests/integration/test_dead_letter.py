@@ -9,11 +9,10 @@ import sys
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from faststream import AckPolicy
 from pydantic import BaseModel
 
 from contracts.topics import dead_letter_topic
-from servicekit.consumers import ConsumerPolicy
+from servicekit.consumers import CONSUMER_ACK_POLICY, ConsumerPolicy
 from servicekit.kafka import create_broker, ensure_topics
 from servicekit.settings import ServiceSettings
 from tests.conftest import Servers
@@ -43,7 +42,7 @@ async def test_failing_message_goes_to_dlq_and_replays(servers: Servers, topic_p
     broken = {1}
 
     @broker.subscriber(
-        topic, group_id=settings.consumer_group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest"
+        topic, group_id=settings.consumer_group, ack_policy=CONSUMER_ACK_POLICY, auto_offset_reset="earliest"
     )
     async def handle(order: Order) -> None:
         attempts[order.number] = attempts.get(order.number, 0) + 1
@@ -101,7 +100,7 @@ async def test_contract_violation_is_dead_lettered_at_once(servers: Servers, top
     processed: list[int] = []
 
     @broker.subscriber(
-        topic, group_id=settings.consumer_group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest"
+        topic, group_id=settings.consumer_group, ack_policy=CONSUMER_ACK_POLICY, auto_offset_reset="earliest"
     )
     async def handle(order: Order) -> None:
         processed.append(order.number)
