@@ -50,8 +50,9 @@ def test_server_url_without_database_gets_service_database() -> None:
 
 
 def test_default_database_is_sqlite_file() -> None:
-    assert settings().sqlalchemy_url.startswith("sqlite+aiosqlite:///")
-    assert settings().sqlalchemy_url.endswith("/crm.db")
+    embedded = settings(database_url=None)
+    assert embedded.sqlalchemy_url.startswith("sqlite+aiosqlite:///")
+    assert embedded.sqlalchemy_url.endswith("/crm.db")
 
 
 def test_topic_prefix_applies_to_topics_and_group() -> None:
