@@ -1,15 +1,447 @@
-"""Use cases of the tasks service."""
+"""Use cases of the tasks service: create, edit and move tasks; keep the CRM projections and task clients current."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.crm import DealCreated, DealUpdated
-from services.tasks.tables import DealReference
+from contracts.crm import (
+    CompanyCreated,
+    CompanyUpdated,
+    ContactCreated,
+    ContactUpdated,
+    DealCreated,
+    DealUpdated,
+)
+from contracts.envelope import Actor, ActorType
+from contracts.tasks import (
+    ClientReference,
+    TaskChange,
+    TaskCreated,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+    TaskUpdated,
+)
+from contracts.topics import Topic
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.errors import ValidationFailed
+from servicekit.outbox import record_event
+from servicekit.settings import ServiceSettings
+from services.tasks import domain
+from services.tasks.access import deal_restriction, load_task_for
+from services.tasks.commands import CompleteTask, CreateTask, ReturnTask, UpdateTask
+from services.tasks.errors import ActionNotAllowed, InvalidTransition, UnknownReference, VersionMismatch
+from services.tasks.tables import (
+    CompanyReference,
+    ContactReference,
+    DealReference,
+    Task,
+    TaskHistoryEntry,
+    TaskObserver,
+)
+
+logger = logging.getLogger(__name__)
 
 
-async def project_deal(session: AsyncSession, event: DealCreated | DealUpdated) -> None:
-    """Keep the deal reference that new tasks take their client from."""
+@dataclass(frozen=True)
+class Cause:
+    """Who caused a change and the request or event it belongs to, for the history and the event envelope."""
+
+    actor: Actor
+    correlation_id: str
+    causation_id: uuid.UUID | None = None
+
+    @classmethod
+    def of_user(cls, user: Principal, correlation_id: str) -> Cause:
+        return cls(Actor(type=ActorType.USER, id=user.user_id, name=user.name or None), correlation_id)
+
+
+# --- creating and changing tasks -------------------------------------------------------------------
+
+
+async def create_task(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    command: CreateTask,
+    user: Principal,
+    cause: Cause,
+    *,
+    request_key: str | None = None,
+) -> tuple[Task, bool]:
+    """Create a task with its client resolved from the projections; return it and whether it is new.
+
+    A request repeated with the same ``request_key`` by the same creator returns the first task.
+    """
+    if request_key is not None:
+        existing = await session.scalar(
+            select(Task).where(Task.creator_id == user.user_id, Task.request_key == request_key)
+        )
+        if existing is not None:
+            return existing, False
+
+    client = await resolve_client(session, user, command.client.to_reference())
+    result_required = command.result_required if command.result_required is not None else client.deal_id is not None
+    now = utcnow()
+    task = Task(
+        id=uuid.uuid4(),
+        version=1,
+        title=command.title,
+        description=command.description,
+        creator_id=user.user_id,
+        owner_id=command.owner_id or user.user_id,
+        workgroup=command.workgroup,
+        department=user.department,
+        due_at=command.due_at,
+        expected_result=command.expected_result,
+        status="new",
+        company_id=client.company_id,
+        contact_id=client.contact_id,
+        project_id=client.project_id,
+        deal_id=client.deal_id,
+        visible_to_client=command.visible_to_client,
+        result_required=result_required,
+        deleted=False,
+        created_at=now,
+        updated_at=now,
+        request_key=request_key,
+    )
+    session.add(task)
+    await session.flush()
+    await set_observers(session, task.id, command.observer_ids)
+    await record_change(
+        session,
+        settings,
+        task,
+        cause,
+        kind="created",
+        changed=sorted(TaskState.model_fields),
+        summary=_creation_summary(client),
+        details={"client": client.model_dump(mode="json")},
+        created=True,
+    )
+    logger.info("task %s created for deal %s by %s", task.id, task.deal_id, user.user_id)
+    return task, True
+
+
+_NOT_NULL_FIELDS = ("title", "owner_id", "visible_to_client", "result_required")
+
+
+async def update_task(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    task_id: uuid.UUID,
+    command: UpdateTask,
+    *,
+    user: Principal,
+    cause: Cause,
+    expected_version: int | None = None,
+) -> Task:
+    """Change the fields sent in ``command``; only the creator may turn the result requirement on or off."""
+    task, observers = await load_task_for(session, user, task_id, for_update=True)
+    _check_version(task, expected_version)
+    roles = domain.roles_of(user, task.creator_id, task.owner_id)
+    if not roles:
+        raise ActionNotAllowed(
+            f"only the creator or the owner of task {task_id} may edit it", task_id=str(task_id), owner=task.owner_id
+        )
+    if task.status not in domain.OPEN_STATUSES:
+        raise InvalidTransition(
+            f"cannot edit a task whose current status is {task.status!r}; it is closed",
+            status=task.status,
+            action="edit",
+            allowed_actions=[],
+        )
+
+    sent = command.model_dump(include=command.model_fields_set)
+    for name in _NOT_NULL_FIELDS:
+        if name in sent and sent[name] is None:
+            raise ValidationFailed(f"{name} cannot be null", field=name)
+    if "result_required" in sent and not roles & {"creator", "admin"}:
+        raise ActionNotAllowed(
+            f"only the creator of task {task_id} may change result_required",
+            field="result_required",
+            creator=task.creator_id,
+        )
+
+    changed: list[str] = []
+    new_observers = sent.pop("observer_ids", None)
+    if new_observers is not None and sorted(set(new_observers)) != observers:
+        await set_observers(session, task.id, new_observers)
+        changed.append("observer_ids")
+    for name, value in sent.items():
+        if getattr(task, name) != value:
+            setattr(task, name, value)
+            changed.append(name)
+    if not changed:
+        return task
+
+    await record_change(
+        session,
+        settings,
+        task,
+        cause,
+        kind="updated",
+        changed=sorted(changed),
+        summary="Changed " + ", ".join(sorted(changed)),
+    )
+    return task
+
+
+async def take_action(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    task_id: uuid.UUID,
+    action: domain.TaskAction,
+    *,
+    user: Principal,
+    cause: Cause,
+    complete: CompleteTask | None = None,
+    returned: ReturnTask | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Move a task through the status machine, checking the caller's role and, on completion, the result."""
+    task, _ = await load_task_for(session, user, task_id, for_update=True)
+    _check_version(task, expected_version)
+
+    roles = domain.roles_of(user, task.creator_id, task.owner_id)
+    if not roles & domain.ACTION_ROLES[action]:
+        allowed = " or ".join(sorted(domain.ACTION_ROLES[action] - {"admin"}))
+        raise ActionNotAllowed(
+            f"only the {allowed} of task {task_id} may {action} it",
+            task_id=str(task_id),
+            action=action,
+            owner=task.owner_id,
+            creator=task.creator_id,
+        )
+    target = domain.next_status(cast(TaskStatus, task.status), action)
+
+    changed = ["status"]
+    now = utcnow()
+    if action == "complete":
+        result = complete.result if complete is not None else None
+        domain.check_result(task.id, task.deal_id, task.result_required, result)
+        task.result = result.model_dump(mode="json") if domain.has_content(result) else None  # type: ignore[union-attr]
+        task.completed_at = now
+        changed += ["result", "completed_at"]
+    elif action == "accept":
+        task.accepted_at = now
+        changed.append("accepted_at")
+    elif action == "return":
+        task.return_reason = returned.reason if returned is not None else None
+        changed.append("return_reason")
+    if action in ("start", "complete") and task.return_reason is not None:
+        task.return_reason = None
+        changed.append("return_reason")
+
+    previous = task.status
+    task.status = target
+    details: dict[str, Any] = {"from": previous, "to": target}
+    if action == "return":
+        details["reason"] = task.return_reason
+    await record_change(
+        session,
+        settings,
+        task,
+        cause,
+        kind="status_changed",
+        changed=sorted(set(changed)),
+        summary=f"Status changed from {previous} to {target}"
+        + (f": {task.return_reason}" if action == "return" else ""),
+        details=details,
+    )
+    return task
+
+
+def _check_version(task: Task, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != task.version:
+        raise VersionMismatch(
+            f"task {task.id} is at version {task.version}, not {expected_version}; reload it and try again",
+            current_version=task.version,
+        )
+
+
+async def set_observers(session: AsyncSession, task_id: uuid.UUID, observer_ids: list[str]) -> None:
+    await session.execute(delete(TaskObserver).where(TaskObserver.task_id == task_id))
+    session.add_all(TaskObserver(task_id=task_id, user_id=user_id) for user_id in sorted(set(observer_ids)))
+    await session.flush()
+
+
+# --- the client reference ---------------------------------------------------------------------------
+
+
+async def resolve_client(session: AsyncSession, user: Principal, requested: ClientReference) -> ClientReference:
+    """Fill a requested client reference from the projections; reject unknown, deleted, hidden or mismatched parts."""
+    deal: domain.DealClient | None = None
+    if requested.deal_id is not None:
+        reference = await session.get(DealReference, requested.deal_id)
+        if reference is None:
+            raise UnknownReference(
+                f"unknown deal {requested.deal_id}: the tasks service has not received it from CRM; "
+                "check the id, or retry in a few seconds if the deal was just created",
+                code="unknown_deal",
+                field="client.deal_id",
+                deal_id=str(requested.deal_id),
+            )
+        if reference.deleted:
+            raise UnknownReference(
+                f"deal {requested.deal_id} was deleted", code="deleted_deal", field="client.deal_id", status="deleted"
+            )
+        restriction = deal_restriction(user, reference)
+        if restriction is not None:
+            raise restriction
+        deal = deal_client(reference)
+
+    contact_company_id = None
+    if requested.contact_id is not None:
+        contact = await session.get(ContactReference, requested.contact_id)
+        _require_known(contact, "contact", requested.contact_id)
+        contact_company_id = contact.company_id if contact is not None else None
+    if requested.company_id is not None:
+        company = await session.get(CompanyReference, requested.company_id)
+        _require_known(company, "company", requested.company_id)
+    if requested.project_id is not None and not (requested.company_id or requested.contact_id or requested.deal_id):
+        raise ValidationFailed(
+            "a project needs its client: send client.company_id, client.contact_id or client.deal_id with it",
+            field="client.project_id",
+        )
+    return domain.resolve_client(requested, deal=deal, contact_company_id=contact_company_id)
+
+
+def _require_known(reference: CompanyReference | ContactReference | None, kind: str, record_id: uuid.UUID) -> None:
+    if reference is None:
+        raise UnknownReference(
+            f"unknown {kind} {record_id}: the tasks service has not received it from CRM; "
+            f"check the id, or retry in a few seconds if the {kind} was just created",
+            code=f"unknown_{kind}",
+            field=f"client.{kind}_id",
+        )
+    if reference.deleted:
+        raise UnknownReference(
+            f"{kind} {record_id} was deleted", code=f"deleted_{kind}", field=f"client.{kind}_id", status="deleted"
+        )
+
+
+def deal_client(reference: DealReference) -> domain.DealClient:
+    return domain.DealClient(
+        deal_id=reference.deal_id,
+        company_id=reference.company_id,
+        primary_contact_id=reference.primary_contact_id,
+        contact_ids=frozenset(uuid.UUID(value) for value in reference.contact_ids or []),
+        project_id=reference.project_id,
+    )
+
+
+def _creation_summary(client: ClientReference) -> str:
+    parts = [
+        f"{kind} {value}"
+        for kind, value in (
+            ("deal", client.deal_id),
+            ("company", client.company_id),
+            ("contact", client.contact_id),
+            ("project", client.project_id),
+        )
+        if value is not None
+    ]
+    return "Created" + (" for " + ", ".join(parts) if parts else "")
+
+
+# --- recording a change -----------------------------------------------------------------------------
+
+
+async def record_change(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    task: Task,
+    cause: Cause,
+    *,
+    kind: str,
+    changed: list[str],
+    summary: str,
+    details: dict[str, Any] | None = None,
+    created: bool = False,
+) -> TaskState:
+    """Bump the task's version, add a history entry and record the task event, all in the caller's transaction."""
+    now = utcnow()
+    if not created:
+        task.version += 1
+        task.updated_at = now
+    session.add(
+        TaskHistoryEntry(
+            task_id=task.id,
+            version=task.version,
+            occurred_at=now,
+            actor_type=cause.actor.type.value,
+            actor_id=cause.actor.id,
+            kind=kind,
+            changed=changed,
+            summary=summary,
+            details=details or {},
+        )
+    )
+    await session.flush()
+
+    state = await task_state(session, task)
+    event_class = TaskCreated if created else TaskUpdated
+    record_event(
+        session,
+        settings.topic(Topic.TASKS_TASKS),
+        event_class(
+            producer=settings.service_name,
+            aggregate_id=task.id,
+            aggregate_version=task.version,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+            actor=cause.actor,
+            data=TaskChange(task=state, changed=changed),
+        ),
+    )
+    return state
+
+
+async def task_state(session: AsyncSession, task: Task) -> TaskState:
+    """Build the contract state of ``task``, with its observers read from the database."""
+    observers = await session.scalars(
+        select(TaskObserver.user_id).where(TaskObserver.task_id == task.id).order_by(TaskObserver.user_id)
+    )
+    return TaskState(
+        id=task.id,
+        title=task.title,
+        description=task.description,
+        creator_id=task.creator_id,
+        owner_id=task.owner_id,
+        observer_ids=list(observers),
+        workgroup=task.workgroup,
+        department=task.department,
+        due_at=task.due_at,
+        expected_result=task.expected_result,
+        status=cast(TaskStatus, task.status),
+        return_reason=task.return_reason,
+        result=TaskResult.model_validate(task.result) if task.result else None,
+        client=ClientReference(
+            company_id=task.company_id, contact_id=task.contact_id, project_id=task.project_id, deal_id=task.deal_id
+        ),
+        visible_to_client=task.visible_to_client,
+        result_required=task.result_required,
+        completed_at=task.completed_at,
+        accepted_at=task.accepted_at,
+        deleted=task.deleted,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+    )
+
+
+# --- projections of CRM ------------------------------------------------------------------------------
+
+
+async def project_deal(session: AsyncSession, settings: ServiceSettings, event: DealCreated | DealUpdated) -> None:
+    """Keep the deal reference current, and move the deal's open tasks when its client changed."""
     deal = event.data.deal
     await session.merge(
         DealReference(
@@ -17,7 +449,99 @@ async def project_deal(session: AsyncSession, event: DealCreated | DealUpdated) 
             title=deal.title,
             company_id=deal.company_id,
             primary_contact_id=deal.primary_contact_id,
+            contact_ids=[str(contact_id) for contact_id in deal.contact_ids],
+            project_id=deal.project_id,
+            client_legal_entity_id=deal.client_legal_entity_id,
+            our_legal_entity_id=deal.our_legal_entity_id,
             owner_id=deal.owner_id,
             department=deal.department,
+            workgroup=deal.workgroup,
+            stage_name=deal.stage_name,
+            stage_semantics=deal.stage_semantics,
+            deleted=deal.deleted,
+        )
+    )
+    if isinstance(event, DealUpdated):
+        await follow_deal_client(session, settings, event)
+
+
+async def follow_deal_client(session: AsyncSession, settings: ServiceSettings, event: DealUpdated) -> None:
+    """Give every open task of the deal the deal's new client, with a history entry and a ``TaskUpdated``."""
+    deal = event.data.deal
+    target = domain.DealClient(
+        deal_id=deal.id,
+        company_id=deal.company_id,
+        primary_contact_id=deal.primary_contact_id,
+        contact_ids=frozenset(deal.contact_ids),
+        project_id=deal.project_id,
+    )
+    tasks = await session.scalars(
+        select(Task)
+        .where(Task.deal_id == deal.id, Task.status.in_(domain.OPEN_STATUSES), Task.deleted.is_(False))
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    cause = Cause(event.actor, event.correlation_id, event.event_id)
+    for task in tasks:
+        before = ClientReference(
+            company_id=task.company_id, contact_id=task.contact_id, project_id=task.project_id, deal_id=task.deal_id
+        )
+        after = domain.follow_deal(before, target)
+        if after == before:
+            continue
+        task.company_id, task.contact_id, task.project_id = after.company_id, after.contact_id, after.project_id
+        await record_change(
+            session,
+            settings,
+            task,
+            cause,
+            kind="client_changed",
+            changed=["client"],
+            summary=_client_change_summary(deal.id, before, after),
+            details={
+                "deal_id": str(deal.id),
+                "deal_version": event.aggregate_version,
+                "from": before.model_dump(mode="json"),
+                "to": after.model_dump(mode="json"),
+            },
+        )
+        logger.info("task %s follows deal %s to company %s", task.id, deal.id, after.company_id)
+
+
+def _client_change_summary(deal_id: uuid.UUID, before: ClientReference, after: ClientReference) -> str:
+    changes = [
+        f"{kind} {getattr(before, kind + '_id') or 'none'} → {getattr(after, kind + '_id') or 'none'}"
+        for kind in ("company", "contact", "project")
+        if getattr(before, kind + "_id") != getattr(after, kind + "_id")
+    ]
+    return f"Client changed with deal {deal_id}: " + "; ".join(changes)
+
+
+async def project_company(session: AsyncSession, event: CompanyCreated | CompanyUpdated) -> None:
+    """Keep the company reference that tasks take names and access from."""
+    company = event.data
+    await session.merge(
+        CompanyReference(
+            company_id=company.id,
+            name=company.name,
+            owner_id=company.owner_id,
+            department=company.department,
+            workgroup=company.workgroup,
+            deleted=company.deleted,
+        )
+    )
+
+
+async def project_contact(session: AsyncSession, event: ContactCreated | ContactUpdated) -> None:
+    """Keep the contact reference that tasks take the company, name and access from."""
+    contact = event.data
+    await session.merge(
+        ContactReference(
+            contact_id=contact.id,
+            company_id=contact.company_id,
+            name=contact.name,
+            owner_id=contact.owner_id,
+            department=contact.department,
+            deleted=contact.deleted,
         )
     )
