@@ -45,17 +45,17 @@ class TasksApi:
             topic, projection = Topic.CRM_DEALS, "deals"
 
             async def handler(session: Any) -> None:
-                await project_deal(session, settings, event)  # type: ignore[arg-type]
+                await project_deal(session, settings, event)
         elif isinstance(event, CompanyCreated | CompanyUpdated):
             topic, projection = Topic.CRM_COMPANIES, "companies"
 
             async def handler(session: Any) -> None:
-                await project_company(session, event)  # type: ignore[arg-type]
+                await project_company(session, event)
         else:
             topic, projection = Topic.CRM_CONTACTS, "contacts"
 
             async def handler(session: Any) -> None:
-                await project_contact(session, event)  # type: ignore[arg-type]
+                await project_contact(session, event)
 
         return await self.runtime.inbox.apply(event, self.runtime.topic(topic), handler, projection=projection)
 
@@ -354,8 +354,8 @@ async def test_lifecycle_records_every_change(api: TasksApi) -> None:
 async def test_illegal_transition_names_status(api: TasksApi, prepare: list[str], action: str, current: str) -> None:
     task = (await api.create(CREATOR, owner_id="u-creator")).json()
     for step in prepare:
-        body = {"result": {"text": "ok"}} if step == "complete" else None
-        assert (await api.http.post(f"/tasks/{task['id']}/{step}", json=body, headers=CREATOR)).status_code == 200
+        step_body = {"result": {"text": "ok"}} if step == "complete" else None
+        assert (await api.http.post(f"/tasks/{task['id']}/{step}", json=step_body, headers=CREATOR)).status_code == 200
 
     body = {"reason": "why"} if action == "return" else None
     response = await api.http.post(f"/tasks/{task['id']}/{action}", json=body, headers=CREATOR)
