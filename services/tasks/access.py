@@ -1,6 +1,6 @@
-"""Who sees a task, and how linked CRM records appear to a user who may not read them.
+"""Access rules for tasks, and how linked CRM records appear to a user who may not read them.
 
-A user sees a task when they are an admin, its creator, owner or observer, a member of its workgroup,
+A user may see a task when they are an admin, its creator, owner or observer, a member of its workgroup,
 or may read its deal (the deal's owner, department or workgroup). ``visible_tasks`` states the same
 rules in SQL for lists and counters, and must change together with :func:`domain.visibility_grant`.
 """
@@ -85,7 +85,7 @@ async def load_task_for(
 
 
 def visible_tasks(user: Principal) -> ColumnElement[bool]:
-    """Return the SQL condition for the tasks ``user`` sees; the same rules as :func:`load_task_for`."""
+    """Return the SQL condition for the tasks ``user`` may see; the same rules as :func:`load_task_for`."""
     if user.is_admin:
         return true()
     conditions: list[ColumnElement[bool]] = [

@@ -1,4 +1,4 @@
-"""Rules of a task that need no I/O: the status machine, the result rule, the client reference and who sees what."""
+"""Task rules that need no I/O: the status machine, the result rule, the client reference and who may see a task."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ TRANSITIONS: dict[TaskAction, tuple[frozenset[TaskStatus], TaskStatus]] = {
     "cancel": (frozenset({"new", "in_progress", "done", "returned"}), "cancelled"),
 }
 
-#: Who may take each action: the owner does the work, the creator accepts it; admins may do both.
+#: Roles that may take each action. The owner does the work, the creator accepts it, and admins may do both.
 ACTION_ROLES: dict[TaskAction, frozenset[TaskRole]] = {
     "start": frozenset({"owner", "admin"}),
     "complete": frozenset({"owner", "admin"}),
@@ -82,7 +82,7 @@ def has_content(result: TaskResult | None) -> bool:
 
 @dataclass(frozen=True)
 class DealClient:
-    """The client of a deal, as this service's projection holds it."""
+    """Client of a deal, as stored in this service's deal projection."""
 
     deal_id: uuid.UUID
     company_id: uuid.UUID | None

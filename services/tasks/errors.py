@@ -38,7 +38,7 @@ class TaskNotFound(NotFound):
 
 
 class TaskDeleted(NotFound):
-    """The task was deleted; its id stays known so the answer differs from ``not_found``."""
+    """The task was deleted; its id stays known, so the response differs from ``not_found``."""
 
     status_code = 410
     code = "deleted"

@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Cause:
-    """Who caused a change and the request or event it belongs to, for the history and the event envelope."""
+    """Actor and correlation of a change, for the history entry and the event envelope."""
 
     actor: Actor
     correlation_id: str
@@ -89,15 +89,17 @@ async def create_task(
     client = await resolve_client(session, user, command.client.to_reference())
     result_required = command.result_required if command.result_required is not None else client.deal_id is not None
     now = utcnow()
+    owner_id = command.owner_id or user.user_id
     task = Task(
         id=uuid.uuid4(),
         version=1,
         title=command.title,
         description=command.description,
         creator_id=user.user_id,
-        owner_id=command.owner_id or user.user_id,
+        owner_id=owner_id,
         workgroup=command.workgroup,
-        department=user.department,
+        # The token tells only the caller's department, so another owner's department stays unknown.
+        department=user.department if owner_id == user.user_id else None,
         due_at=command.due_at,
         expected_result=command.expected_result,
         status="new",
@@ -179,6 +181,11 @@ async def update_task(
         if getattr(task, name) != value:
             setattr(task, name, value)
             changed.append(name)
+    if "owner_id" in changed:
+        department = user.department if task.owner_id == user.user_id else None
+        if department != task.department:
+            task.department = department
+            changed.append("department")
     if not changed:
         return task
 

@@ -75,7 +75,7 @@ async def get_counters(
     deal_id: uuid.UUID | None = None,
     owner_id: str | None = None,
 ) -> Counters:
-    """Count open, overdue and waiting-for-acceptance tasks of a client, deal or owner that the user sees."""
+    """Count open, overdue and waiting-for-acceptance tasks of a client, deal or owner that the user may see."""
     conditions = task_filter(company_id=company_id, contact_id=contact_id, deal_id=deal_id, owner_id=owner_id)
     async with _runtime(request).sessionmaker() as session:
         return await count_tasks(session, user, conditions)
@@ -95,7 +95,7 @@ async def get_tasks(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """List the tasks of a client, deal or owner that the user sees, the soonest due first."""
+    """List the tasks of a client, deal or owner that the user may see, the soonest due first."""
     conditions = task_filter(company_id=company_id, contact_id=contact_id, deal_id=deal_id, owner_id=owner_id)
     async with _runtime(request).sessionmaker() as session:
         total, tasks = await list_tasks(
@@ -180,7 +180,7 @@ async def _act(
 async def start_task(
     request: Request, *, response: Response, task_id: uuid.UUID, user: CurrentUser, if_match: IfMatch = None
 ) -> TaskView:
-    """The owner starts work on a new or returned task."""
+    """Start work on a new or returned task; only its owner may."""
     return await _act(request, response=response, task_id=task_id, action="start", user=user, if_match=if_match)
 
 
@@ -194,7 +194,7 @@ async def complete_task(
     body: CompleteTask | None = None,
     if_match: IfMatch = None,
 ) -> TaskView:
-    """The owner reports the task done with its result; a task that requires a result is refused without one."""
+    """Mark the task done with its result; only its owner may, and a task that requires a result needs one."""
     return await _act(
         request, response=response, task_id=task_id, action="complete", user=user, if_match=if_match, complete=body
     )
@@ -204,7 +204,7 @@ async def complete_task(
 async def accept_task(
     request: Request, *, response: Response, task_id: uuid.UUID, user: CurrentUser, if_match: IfMatch = None
 ) -> TaskView:
-    """The creator accepts a done task and its result."""
+    """Accept a done task and its result; only its creator may."""
     return await _act(request, response=response, task_id=task_id, action="accept", user=user, if_match=if_match)
 
 
@@ -218,7 +218,7 @@ async def return_task(
     user: CurrentUser,
     if_match: IfMatch = None,
 ) -> TaskView:
-    """The creator returns a done task to its owner with the reason."""
+    """Return a done task to its owner with the reason; only its creator may."""
     return await _act(
         request, response=response, task_id=task_id, action="return", user=user, if_match=if_match, returned=body
     )
@@ -228,5 +228,5 @@ async def return_task(
 async def cancel_task(
     request: Request, *, response: Response, task_id: uuid.UUID, user: CurrentUser, if_match: IfMatch = None
 ) -> TaskView:
-    """The creator cancels a task that is not closed yet."""
+    """Cancel a task that is not closed yet; only its creator may."""
     return await _act(request, response=response, task_id=task_id, action="cancel", user=user, if_match=if_match)

@@ -50,7 +50,7 @@ class TaskView(BaseModel):
 
 
 class Counters(BaseModel):
-    """Task counts for one client, deal or owner, over the tasks the user sees."""
+    """Task counts for one client, deal or owner, over the tasks the user may see."""
 
     open: int = Field(description="Neither accepted nor cancelled.")
     overdue: int = Field(
@@ -64,7 +64,7 @@ def is_overdue(task: Task, now: datetime) -> bool:
 
 
 async def task_view(session: AsyncSession, user: Principal, task: Task, observers: list[str] | None = None) -> TaskView:
-    """Build what ``user`` sees of ``task``."""
+    """Build the view of ``task`` that ``user`` gets."""
     if observers is None:
         observers = list(
             await session.scalars(
@@ -131,7 +131,7 @@ async def list_tasks(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[Task]]:
-    """Return the number of matching tasks ``user`` sees and one page of them, the soonest due first."""
+    """Return the number of matching tasks ``user`` may see and one page of them, the soonest due first."""
     now = utcnow()
     where = [*conditions, visible_tasks(user)]
     if statuses:
@@ -156,7 +156,7 @@ def _overdue(now: datetime) -> ColumnElement[bool]:
 
 
 async def count_tasks(session: AsyncSession, user: Principal, conditions: list[ColumnElement[bool]]) -> Counters:
-    """Count open, overdue and waiting tasks among those matching ``conditions`` that ``user`` sees."""
+    """Count open, overdue and waiting tasks among those matching ``conditions`` that ``user`` may see."""
     query = select(
         func.count().filter(Task.status.in_(domain.OPEN_STATUSES)),
         func.count().filter(_overdue(utcnow())),

@@ -24,7 +24,7 @@ _HistoryId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class DealReference(Base):
-    """What tasks needs to know of a CRM deal: its client, its name and who may see it."""
+    """Projection of a CRM deal: its client, its name and the fields that decide who may read it."""
 
     __tablename__ = "deal_references"
 
@@ -45,7 +45,7 @@ class DealReference(Base):
 
 
 class CompanyReference(Base):
-    """What tasks needs to know of a CRM company: its name and who may see it."""
+    """Projection of a CRM company: its name and the fields that decide who may read it."""
 
     __tablename__ = "company_references"
 
@@ -58,7 +58,7 @@ class CompanyReference(Base):
 
 
 class ContactReference(Base):
-    """What tasks needs to know of a CRM contact: its company, its name and who may see it."""
+    """Projection of a CRM contact: its company, its name and the fields that decide who may read it."""
 
     __tablename__ = "contact_references"
 
