@@ -57,9 +57,6 @@ async def load_task_for(
     task = await session.scalar(query)
     if task is None:
         raise TaskNotFound(f"task {task_id} not found", id=str(task_id), status="not_found")
-    if task.deleted:
-        raise TaskDeleted(f"task {task_id} was deleted", id=str(task_id), status="deleted")
-
     observers = list(
         await session.scalars(
             select(TaskObserver.user_id).where(TaskObserver.task_id == task.id).order_by(TaskObserver.user_id)
@@ -81,6 +78,9 @@ async def load_task_for(
             reason=TASK_RESTRICTED_REASON,
             owner=task.owner_id,
         )
+    # Checked after access, so only those who could see the task learn that it was deleted.
+    if task.deleted:
+        raise TaskDeleted(f"task {task_id} was deleted", id=str(task_id), status="deleted")
     return task, observers
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.crm import CompanyEvent, ContactEvent, DealCreated, DealEvent, DealUpdated
+from contracts.crm import (
+    CompanyEvent,
+    ContactCreated,
+    ContactEvent,
+    ContactUpdated,
+    DealCreated,
+    DealEvent,
+    DealUpdated,
+)
 from contracts.tasks import TaskEvent
 from contracts.topics import Topic
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app, subscribe
@@ -42,6 +50,10 @@ def create_runtime(settings: TasksSettings | None = None) -> ServiceRuntime:
         description="Keeps this service's projection of CRM deals at their newest version; "
         "when a deal's client changes, its open tasks follow.",
     )
+
+    async def on_contact(session: AsyncSession, event: ContactCreated | ContactUpdated) -> None:
+        await project_contact(session, settings, event)
+
     subscribe(
         runtime,
         Topic.CRM_COMPANIES,
@@ -54,9 +66,10 @@ def create_runtime(settings: TasksSettings | None = None) -> ServiceRuntime:
         runtime,
         Topic.CRM_CONTACTS,
         ContactEvent,
-        project_contact,
+        on_contact,
         projection="contacts",
-        description="Keeps this service's projection of CRM contacts at their newest version.",
+        description="Keeps this service's projection of CRM contacts at their newest version; "
+        "when a contact changes company, its open tasks without a deal follow.",
     )
     return runtime
 

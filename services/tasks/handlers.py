@@ -266,6 +266,28 @@ async def take_action(
     return task
 
 
+async def delete_task(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    task_id: uuid.UUID,
+    *,
+    user: Principal,
+    cause: Cause,
+    expected_version: int | None = None,
+) -> None:
+    """Mark a task deleted; it leaves lists and counters, and its id then returns ``status: deleted``."""
+    task, _ = await load_task_for(session, user, task_id, for_update=True)
+    _check_version(task, expected_version)
+    if not domain.roles_of(user, task.creator_id, task.owner_id) & {"creator", "admin"}:
+        raise ActionNotAllowed(
+            f"only the creator of task {task_id} may delete it", task_id=str(task_id), creator=task.creator_id
+        )
+
+    task.deleted = True
+    await record_change(session, settings, task, cause, kind="deleted", changed=["deleted"], summary="Deleted")
+    logger.info("task %s deleted by %s", task.id, user.user_id)
+
+
 def _check_version(task: Task, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != task.version:
         raise VersionMismatch(
@@ -539,9 +561,13 @@ async def project_company(session: AsyncSession, event: CompanyCreated | Company
     )
 
 
-async def project_contact(session: AsyncSession, event: ContactCreated | ContactUpdated) -> None:
-    """Keep the contact reference that tasks take the company, name and access from."""
+async def project_contact(
+    session: AsyncSession, settings: ServiceSettings, event: ContactCreated | ContactUpdated
+) -> None:
+    """Keep the contact reference current, and move the contact's open tasks when it changed company."""
     contact = event.data
+    previous = await session.get(ContactReference, contact.id)
+    moved = previous is not None and previous.company_id != contact.company_id
     await session.merge(
         ContactReference(
             contact_id=contact.id,
@@ -552,3 +578,47 @@ async def project_contact(session: AsyncSession, event: ContactCreated | Contact
             deleted=contact.deleted,
         )
     )
+    if moved:
+        await follow_contact_company(session, settings, event)
+
+
+async def follow_contact_company(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    event: ContactCreated | ContactUpdated,
+) -> None:
+    """Give the contact's open tasks without a deal the contact's new company; tasks with a deal follow the deal."""
+    contact = event.data
+    tasks = await session.scalars(
+        select(Task)
+        .where(
+            Task.contact_id == contact.id,
+            Task.deal_id.is_(None),
+            Task.status.in_(domain.OPEN_STATUSES),
+            Task.deleted.is_(False),
+        )
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    cause = Cause(event.actor, event.correlation_id, event.event_id)
+    for task in tasks:
+        before = task.company_id
+        if before == contact.company_id:
+            continue
+        task.company_id = contact.company_id
+        await record_change(
+            session,
+            settings,
+            task,
+            cause,
+            kind="client_changed",
+            changed=["client"],
+            summary=f"Client changed with contact {contact.id}: company {before or 'none'} → "
+            f"{contact.company_id or 'none'}",
+            details={
+                "contact_id": str(contact.id),
+                "contact_version": event.aggregate_version,
+                "from": {"company_id": str(before) if before else None},
+                "to": {"company_id": str(contact.company_id) if contact.company_id else None},
+            },
+        )

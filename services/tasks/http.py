@@ -15,7 +15,7 @@ from servicekit.service import ServiceRuntime
 from services.tasks import domain
 from services.tasks.access import load_task_for
 from services.tasks.commands import CompleteTask, CreateTask, ReturnTask, UpdateTask
-from services.tasks.handlers import Cause, create_task, take_action, update_task
+from services.tasks.handlers import Cause, create_task, delete_task, take_action, update_task
 from services.tasks.queries import Counters, TaskView, count_tasks, list_tasks, task_filter, task_history, task_view
 from services.tasks.tables import Task
 
@@ -230,3 +230,19 @@ async def cancel_task(
 ) -> TaskView:
     """Cancel a task that is not closed yet; only its creator may."""
     return await _act(request, response=response, task_id=task_id, action="cancel", user=user, if_match=if_match)
+
+
+@router.delete("/tasks/{task_id}", status_code=204)
+async def remove_task(request: Request, *, task_id: uuid.UUID, user: CurrentUser, if_match: IfMatch = None) -> None:
+    """Delete a task; only its creator may. Its id then returns 410 with ``status: deleted``."""
+    runtime = _runtime(request)
+    async with runtime.sessionmaker() as session, session.begin():
+        await delete_task(
+            session,
+            runtime.settings,
+            task_id,
+            user=user,
+            cause=_cause(user),
+            expected_version=_expected_version(if_match),
+        )
+    runtime.relay.notify()

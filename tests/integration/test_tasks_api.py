@@ -55,7 +55,7 @@ class TasksApi:
             topic, projection = Topic.CRM_CONTACTS, "contacts"
 
             async def handler(session: Any) -> None:
-                await project_contact(session, event)
+                await project_contact(session, settings, event)
 
         return await self.runtime.inbox.apply(event, self.runtime.topic(topic), handler, projection=projection)
 
@@ -467,6 +467,24 @@ async def test_open_tasks_follow_deal_client(api: TasksApi) -> None:
     assert events[1]["causation_id"] == str(newer.event_id)
 
 
+async def test_contact_tasks_follow_company(api: TasksApi) -> None:
+    client = await seed_deal(api)
+    contact_task = (await api.create(CREATOR, client={"contact_id": str(client.contact_id)})).json()
+    deal_task = (await api.create(CREATOR, client={"deal_id": str(client.deal_id)})).json()
+    new_company = uuid.uuid4()
+
+    assert await api.apply(contact_event(client.contact_id, 2, company_id=new_company))
+
+    moved = (await api.http.get(f"/tasks/{contact_task['id']}", headers=CREATOR)).json()
+    assert ids(moved)["company"] == str(new_company)
+    history = (await api.http.get(f"/tasks/{contact_task['id']}/history", headers=CREATOR)).json()["items"]
+    assert history[-1]["summary"] == (
+        f"Client changed with contact {client.contact_id}: company {client.company_id} → {new_company}"
+    )
+    kept = (await api.http.get(f"/tasks/{deal_task['id']}", headers=CREATOR)).json()
+    assert ids(kept)["company"] == str(client.company_id)
+
+
 # --- counters ---------------------------------------------------------------------------------------
 
 
@@ -583,10 +601,24 @@ async def test_outsider_gets_restricted(api: TasksApi) -> None:
 
 
 async def test_missing_and_deleted_statuses_differ(api: TasksApi) -> None:
-    missing = await api.http.get(f"/tasks/{uuid.uuid4()}", headers=ADMIN)
+    task = (await api.create(CREATOR, owner_id="u-owner")).json()
+    by_owner = await api.http.delete(f"/tasks/{task['id']}", headers=OWNER)
+    by_creator = await api.http.delete(f"/tasks/{task['id']}", headers=CREATOR)
 
+    missing = await api.http.get(f"/tasks/{uuid.uuid4()}", headers=ADMIN)
+    deleted = await api.http.get(f"/tasks/{task['id']}", headers=ADMIN)
+    listed = await api.http.get("/tasks", headers=ADMIN)
+
+    assert by_owner.status_code == 403
+    assert by_creator.status_code == 204
     assert missing.status_code == 404
     assert missing.json()["status"] == "not_found"
+    assert deleted.status_code == 410
+    assert deleted.json()["status"] == "deleted"
+    assert listed.json()["total"] == 0
+    events = await api.events(task["id"])
+    assert events[-1]["data"]["task"]["deleted"] is True
+    assert events[-1]["data"]["changed"] == ["deleted"]
 
 
 async def test_hidden_deal_and_client_are_restricted_references(api: TasksApi) -> None:
