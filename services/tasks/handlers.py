@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.crm import (
@@ -31,7 +32,7 @@ from contracts.tasks import (
 from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.errors import ValidationFailed
+from servicekit.errors import Conflict, ValidationFailed
 from servicekit.outbox import record_event
 from servicekit.settings import ServiceSettings
 from services.tasks import domain
@@ -115,7 +116,14 @@ async def create_task(
         request_key=request_key,
     )
     session.add(task)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Only the (creator, request key) pair is unique, so a concurrent request with the same key won.
+        raise Conflict(
+            f"a task with Idempotency-Key {request_key!r} is being created by another request; retry to get it",
+            field="Idempotency-Key",
+        ) from exc
     await set_observers(session, task.id, command.observer_ids)
     await record_change(
         session,
