@@ -19,8 +19,8 @@ from contracts.crm import (
 from contracts.tasks import TaskEvent
 from contracts.topics import Topic
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app, subscribe
-from services.tasks.handlers import project_company, project_contact, project_deal
 from services.tasks.http import router
+from services.tasks.projections import project_company, project_contact, project_deal
 from services.tasks.settings import TasksSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"

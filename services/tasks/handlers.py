@@ -1,67 +1,28 @@
-"""Use cases of the tasks service: create, edit and move tasks; keep the CRM projections and task clients current."""
+"""Use cases of the tasks service: create, edit, move and delete tasks."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.crm import (
-    CompanyCreated,
-    CompanyUpdated,
-    ContactCreated,
-    ContactUpdated,
-    DealCreated,
-    DealUpdated,
-)
-from contracts.envelope import Actor, ActorType
-from contracts.tasks import (
-    ClientReference,
-    TaskChange,
-    TaskCreated,
-    TaskResult,
-    TaskState,
-    TaskStatus,
-    TaskUpdated,
-)
-from contracts.topics import Topic
+from contracts.tasks import ClientReference, TaskState, TaskStatus
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.errors import Conflict, ValidationFailed
-from servicekit.outbox import record_event
 from servicekit.settings import ServiceSettings
 from services.tasks import domain
 from services.tasks.access import deal_restriction, load_task_for
+from services.tasks.changes import Cause, record_change, set_observers
 from services.tasks.commands import CompleteTask, CreateTask, ReturnTask, UpdateTask
 from services.tasks.errors import ActionNotAllowed, InvalidTransition, UnknownReference, VersionMismatch
-from services.tasks.tables import (
-    CompanyReference,
-    ContactReference,
-    DealReference,
-    Task,
-    TaskHistoryEntry,
-    TaskObserver,
-)
+from services.tasks.tables import CompanyReference, ContactReference, DealReference, Task
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Cause:
-    """Actor and correlation of a change, for the history entry and the event envelope."""
-
-    actor: Actor
-    correlation_id: str
-    causation_id: uuid.UUID | None = None
-
-    @classmethod
-    def of_user(cls, user: Principal, correlation_id: str) -> Cause:
-        return cls(Actor(type=ActorType.USER, id=user.user_id, name=user.name or None), correlation_id)
 
 
 # --- creating and changing tasks -------------------------------------------------------------------
@@ -304,12 +265,6 @@ def _check_version(task: Task, expected_version: int | None) -> None:
         )
 
 
-async def set_observers(session: AsyncSession, task_id: uuid.UUID, observer_ids: list[str]) -> None:
-    await session.execute(delete(TaskObserver).where(TaskObserver.task_id == task_id))
-    session.add_all(TaskObserver(task_id=task_id, user_id=user_id) for user_id in sorted(set(observer_ids)))
-    await session.flush()
-
-
 # --- the client reference ---------------------------------------------------------------------------
 
 
@@ -387,246 +342,3 @@ def _creation_summary(client: ClientReference) -> str:
         if value is not None
     ]
     return "Created" + (" for " + ", ".join(parts) if parts else "")
-
-
-# --- recording a change -----------------------------------------------------------------------------
-
-
-async def record_change(
-    session: AsyncSession,
-    settings: ServiceSettings,
-    task: Task,
-    cause: Cause,
-    *,
-    kind: str,
-    changed: list[str],
-    summary: str,
-    details: dict[str, Any] | None = None,
-    created: bool = False,
-) -> TaskState:
-    """Bump the task's version, add a history entry and record the task event, all in the caller's transaction."""
-    now = utcnow()
-    if not created:
-        task.version += 1
-        task.updated_at = now
-    session.add(
-        TaskHistoryEntry(
-            task_id=task.id,
-            version=task.version,
-            occurred_at=now,
-            actor_type=cause.actor.type.value,
-            actor_id=cause.actor.id,
-            kind=kind,
-            changed=changed,
-            summary=summary,
-            details=details or {},
-        )
-    )
-    await session.flush()
-
-    state = await task_state(session, task)
-    event_class = TaskCreated if created else TaskUpdated
-    record_event(
-        session,
-        settings.topic(Topic.TASKS_TASKS),
-        event_class(
-            producer=settings.service_name,
-            aggregate_id=task.id,
-            aggregate_version=task.version,
-            correlation_id=cause.correlation_id,
-            causation_id=cause.causation_id,
-            actor=cause.actor,
-            data=TaskChange(task=state, changed=changed),
-        ),
-    )
-    return state
-
-
-async def task_state(session: AsyncSession, task: Task) -> TaskState:
-    """Build the contract state of ``task``, with its observers read from the database."""
-    observers = await session.scalars(
-        select(TaskObserver.user_id).where(TaskObserver.task_id == task.id).order_by(TaskObserver.user_id)
-    )
-    return TaskState(
-        id=task.id,
-        title=task.title,
-        description=task.description,
-        creator_id=task.creator_id,
-        owner_id=task.owner_id,
-        observer_ids=list(observers),
-        workgroup=task.workgroup,
-        department=task.department,
-        due_at=task.due_at,
-        expected_result=task.expected_result,
-        status=cast(TaskStatus, task.status),
-        return_reason=task.return_reason,
-        result=TaskResult.model_validate(task.result) if task.result else None,
-        client=ClientReference(
-            company_id=task.company_id, contact_id=task.contact_id, project_id=task.project_id, deal_id=task.deal_id
-        ),
-        visible_to_client=task.visible_to_client,
-        result_required=task.result_required,
-        completed_at=task.completed_at,
-        accepted_at=task.accepted_at,
-        deleted=task.deleted,
-        created_at=task.created_at,
-        updated_at=task.updated_at,
-    )
-
-
-# --- projections of CRM ------------------------------------------------------------------------------
-
-
-async def project_deal(session: AsyncSession, settings: ServiceSettings, event: DealCreated | DealUpdated) -> None:
-    """Keep the deal reference current, and move the deal's open tasks when its client changed."""
-    deal = event.data.deal
-    await session.merge(
-        DealReference(
-            deal_id=deal.id,
-            title=deal.title,
-            company_id=deal.company_id,
-            primary_contact_id=deal.primary_contact_id,
-            contact_ids=[str(contact_id) for contact_id in deal.contact_ids],
-            project_id=deal.project_id,
-            client_legal_entity_id=deal.client_legal_entity_id,
-            our_legal_entity_id=deal.our_legal_entity_id,
-            owner_id=deal.owner_id,
-            department=deal.department,
-            workgroup=deal.workgroup,
-            stage_name=deal.stage_name,
-            stage_semantics=deal.stage_semantics,
-            deleted=deal.deleted,
-        )
-    )
-    if isinstance(event, DealUpdated):
-        await follow_deal_client(session, settings, event)
-
-
-async def follow_deal_client(session: AsyncSession, settings: ServiceSettings, event: DealUpdated) -> None:
-    """Give every open task of the deal the deal's new client, with a history entry and a ``TaskUpdated``."""
-    deal = event.data.deal
-    target = domain.DealClient(
-        deal_id=deal.id,
-        company_id=deal.company_id,
-        primary_contact_id=deal.primary_contact_id,
-        contact_ids=frozenset(deal.contact_ids),
-        project_id=deal.project_id,
-    )
-    tasks = await session.scalars(
-        select(Task)
-        .where(Task.deal_id == deal.id, Task.status.in_(domain.OPEN_STATUSES), Task.deleted.is_(False))
-        .order_by(Task.id)
-        .with_for_update()
-    )
-    cause = Cause(event.actor, event.correlation_id, event.event_id)
-    for task in tasks:
-        before = ClientReference(
-            company_id=task.company_id, contact_id=task.contact_id, project_id=task.project_id, deal_id=task.deal_id
-        )
-        after = domain.follow_deal(before, target)
-        if after == before:
-            continue
-        task.company_id, task.contact_id, task.project_id = after.company_id, after.contact_id, after.project_id
-        await record_change(
-            session,
-            settings,
-            task,
-            cause,
-            kind="client_changed",
-            changed=["client"],
-            summary=_client_change_summary(deal.id, before, after),
-            details={
-                "deal_id": str(deal.id),
-                "deal_version": event.aggregate_version,
-                "from": before.model_dump(mode="json"),
-                "to": after.model_dump(mode="json"),
-            },
-        )
-        logger.info("task %s follows deal %s to company %s", task.id, deal.id, after.company_id)
-
-
-def _client_change_summary(deal_id: uuid.UUID, before: ClientReference, after: ClientReference) -> str:
-    changes = [
-        f"{kind} {getattr(before, kind + '_id') or 'none'} → {getattr(after, kind + '_id') or 'none'}"
-        for kind in ("company", "contact", "project")
-        if getattr(before, kind + "_id") != getattr(after, kind + "_id")
-    ]
-    return f"Client changed with deal {deal_id}: " + "; ".join(changes)
-
-
-async def project_company(session: AsyncSession, event: CompanyCreated | CompanyUpdated) -> None:
-    """Keep the company reference that tasks take names and access from."""
-    company = event.data
-    await session.merge(
-        CompanyReference(
-            company_id=company.id,
-            name=company.name,
-            owner_id=company.owner_id,
-            department=company.department,
-            workgroup=company.workgroup,
-            deleted=company.deleted,
-        )
-    )
-
-
-async def project_contact(
-    session: AsyncSession, settings: ServiceSettings, event: ContactCreated | ContactUpdated
-) -> None:
-    """Keep the contact reference current, and move the contact's open tasks when it changed company."""
-    contact = event.data
-    previous = await session.get(ContactReference, contact.id)
-    moved = previous is not None and previous.company_id != contact.company_id
-    await session.merge(
-        ContactReference(
-            contact_id=contact.id,
-            company_id=contact.company_id,
-            name=contact.name,
-            owner_id=contact.owner_id,
-            department=contact.department,
-            deleted=contact.deleted,
-        )
-    )
-    if moved:
-        await follow_contact_company(session, settings, event)
-
-
-async def follow_contact_company(
-    session: AsyncSession,
-    settings: ServiceSettings,
-    event: ContactCreated | ContactUpdated,
-) -> None:
-    """Give the contact's open tasks without a deal the contact's new company; tasks with a deal follow the deal."""
-    contact = event.data
-    tasks = await session.scalars(
-        select(Task)
-        .where(
-            Task.contact_id == contact.id,
-            Task.deal_id.is_(None),
-            Task.status.in_(domain.OPEN_STATUSES),
-            Task.deleted.is_(False),
-        )
-        .order_by(Task.id)
-        .with_for_update()
-    )
-    cause = Cause(event.actor, event.correlation_id, event.event_id)
-    for task in tasks:
-        before = task.company_id
-        if before == contact.company_id:
-            continue
-        task.company_id = contact.company_id
-        await record_change(
-            session,
-            settings,
-            task,
-            cause,
-            kind="client_changed",
-            changed=["client"],
-            summary=f"Client changed with contact {contact.id}: company {before or 'none'} → "
-            f"{contact.company_id or 'none'}",
-            details={
-                "contact_id": str(contact.id),
-                "contact_version": event.aggregate_version,
-                "from": {"company_id": str(before) if before else None},
-                "to": {"company_id": str(contact.company_id) if contact.company_id else None},
-            },
-        )

@@ -14,8 +14,9 @@ from servicekit.logs import correlation_id
 from servicekit.service import ServiceRuntime
 from services.tasks import domain
 from services.tasks.access import load_task_for
+from services.tasks.changes import Cause
 from services.tasks.commands import CompleteTask, CreateTask, ReturnTask, UpdateTask
-from services.tasks.handlers import Cause, create_task, delete_task, take_action, update_task
+from services.tasks.handlers import create_task, delete_task, take_action, update_task
 from services.tasks.queries import Counters, TaskView, count_tasks, list_tasks, task_filter, task_history, task_view
 from services.tasks.tables import Task
 

@@ -19,7 +19,7 @@ from servicekit.db import OutboxMessage
 from servicekit.migrations import migrate
 from servicekit.service import ServiceRuntime
 from services.tasks.bootstrap import create_app
-from services.tasks.handlers import project_company, project_contact, project_deal
+from services.tasks.projections import project_company, project_contact, project_deal
 from services.tasks.settings import TasksSettings
 from tests.conftest import Servers
 from tests.tasks_support import JWT_KEY, bearer, company_event, contact_event, deal_event, ids
