@@ -33,17 +33,26 @@ def may_read_deal(user: Principal, deal: DealReference | None) -> bool:
     )
 
 
-def deal_restriction(user: Principal, deal: DealReference) -> PermissionDenied | None:
-    """Return the 403 error for linking a deal that ``user`` may not read, or None if they may."""
-    if domain.may_read_record(user, deal.owner_id, deal.department, deal.workgroup):
-        return None
+def may_read_company(user: Principal, company: CompanyReference) -> bool:
+    return domain.may_read_record(user, company.owner_id, company.department, company.workgroup)
+
+
+def may_read_contact(user: Principal, contact: ContactReference, company: CompanyReference | None) -> bool:
+    """Return whether ``user`` may read a contact: through its own owner or department, or through its company."""
+    return domain.may_read_record(user, contact.owner_id, contact.department, None) or (
+        company is not None and not company.deleted and may_read_company(user, company)
+    )
+
+
+def link_restriction(kind: str, record_id: uuid.UUID, owner_id: str | None) -> PermissionDenied:
+    """Return the 403 error for linking a deal, company or contact that the user may not read."""
     return PermissionDenied(
-        f"deal {deal.deal_id} is restricted; ask its owner for access",
-        id=str(deal.deal_id),
+        f"{kind} {record_id} is restricted; ask its owner for access",
+        id=str(record_id),
         status="restricted",
-        reason="deal: " + RECORD_RESTRICTED_REASON,
-        owner=deal.owner_id,
-        field="client.deal_id",
+        reason=f"{kind}: " + RECORD_RESTRICTED_REASON,
+        owner=owner_id,
+        field=f"client.{kind}_id",
     )
 
 
@@ -153,19 +162,13 @@ async def client_references(session: AsyncSession, user: Principal, task: Task) 
     company: CompanyReference | None = None
     if task.company_id is not None:
         company = await session.get(CompanyReference, task.company_id)
-        readable = company is not None and domain.may_read_record(
-            user, company.owner_id, company.department, company.workgroup
-        )
+        readable = company is not None and may_read_company(user, company)
         view["company"] = _reference(task.company_id, company, readable, {"name": company.name} if company else {})
         readable_parents.append(view["company"]["status"] == "available")
 
     if task.contact_id is not None:
         contact = await session.get(ContactReference, task.contact_id)
-        # A contact is readable through its own owner or department, or through its company.
-        readable = contact is not None and (
-            domain.may_read_record(user, contact.owner_id, contact.department, None)
-            or (view["company"] is not None and view["company"]["status"] == "available")
-        )
+        readable = contact is not None and may_read_contact(user, contact, company)
         view["contact"] = _reference(task.contact_id, contact, readable, {"name": contact.name} if contact else {})
         readable_parents.append(view["contact"]["status"] == "available")
 

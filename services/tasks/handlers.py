@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,13 +16,15 @@ from servicekit.db import utcnow
 from servicekit.errors import Conflict, ValidationFailed
 from servicekit.settings import ServiceSettings
 from services.tasks import domain
-from services.tasks.access import deal_restriction, load_task_for
+from services.tasks.access import link_restriction, load_task_for, may_read_company, may_read_contact
 from services.tasks.changes import Cause, record_change, set_observers
 from services.tasks.commands import CompleteTask, CreateTask, ReturnTask, UpdateTask
 from services.tasks.errors import ActionNotAllowed, InvalidTransition, UnknownReference, VersionMismatch
 from services.tasks.tables import CompanyReference, ContactReference, DealReference, Task
 
 logger = logging.getLogger(__name__)
+
+RecordT = TypeVar("RecordT", DealReference, CompanyReference, ContactReference)
 
 
 # --- creating and changing tasks -------------------------------------------------------------------
@@ -269,55 +271,64 @@ def _check_version(task: Task, expected_version: int | None) -> None:
 
 
 async def resolve_client(session: AsyncSession, user: Principal, requested: ClientReference) -> ClientReference:
-    """Fill a requested client reference from the projections; reject unknown, deleted, hidden or mismatched parts."""
-    deal: domain.DealClient | None = None
-    if requested.deal_id is not None:
-        reference = await session.get(DealReference, requested.deal_id)
-        if reference is None:
-            raise UnknownReference(
-                f"unknown deal {requested.deal_id}: the tasks service has not received it from CRM; "
-                "check the id, or retry in a few seconds if the deal was just created",
-                code="unknown_deal",
-                field="client.deal_id",
-                deal_id=str(requested.deal_id),
-            )
-        if reference.deleted:
-            raise UnknownReference(
-                f"deal {requested.deal_id} was deleted", code="deleted_deal", field="client.deal_id", status="deleted"
-            )
-        restriction = deal_restriction(user, reference)
-        if restriction is not None:
-            raise restriction
-        deal = deal_client(reference)
+    """Fill a requested client reference from the projections; reject unknown, deleted, hidden or mismatched parts.
 
-    contact_company_id = None
-    if requested.contact_id is not None:
-        contact = await session.get(ContactReference, requested.contact_id)
-        _require_known(contact, "contact", requested.contact_id)
-        contact_company_id = contact.company_id if contact is not None else None
-    if requested.company_id is not None:
-        company = await session.get(CompanyReference, requested.company_id)
-        _require_known(company, "company", requested.company_id)
+    The deal, company and contact sent must be readable by ``user``; those filled in from a deal need not be.
+    """
     if requested.project_id is not None and not (requested.company_id or requested.contact_id or requested.deal_id):
         raise ValidationFailed(
             "a project needs its client: send client.company_id, client.contact_id or client.deal_id with it",
             field="client.project_id",
         )
+
+    deal: domain.DealClient | None = None
+    if requested.deal_id is not None:
+        deal_reference = _require_known(await session.get(DealReference, requested.deal_id), "deal", requested.deal_id)
+        if not domain.may_read_record(
+            user, deal_reference.owner_id, deal_reference.department, deal_reference.workgroup
+        ):
+            raise link_restriction("deal", requested.deal_id, deal_reference.owner_id)
+        deal = deal_client(deal_reference)
+
+    company: CompanyReference | None = None
+    if requested.company_id is not None:
+        company = _require_known(
+            await session.get(CompanyReference, requested.company_id), "company", requested.company_id
+        )
+        if not may_read_company(user, company):
+            raise link_restriction("company", requested.company_id, company.owner_id)
+
+    contact_company_id = None
+    if requested.contact_id is not None:
+        contact = _require_known(
+            await session.get(ContactReference, requested.contact_id), "contact", requested.contact_id
+        )
+        contact_company_id = contact.company_id
+        parent = company or (await session.get(CompanyReference, contact.company_id) if contact.company_id else None)
+        if not may_read_contact(user, contact, parent):
+            raise link_restriction("contact", requested.contact_id, contact.owner_id)
+
     return domain.resolve_client(requested, deal=deal, contact_company_id=contact_company_id)
 
 
-def _require_known(reference: CompanyReference | ContactReference | None, kind: str, record_id: uuid.UUID) -> None:
+def _require_known(reference: RecordT | None, kind: str, record_id: uuid.UUID) -> RecordT:
     if reference is None:
         raise UnknownReference(
             f"unknown {kind} {record_id}: the tasks service has not received it from CRM; "
             f"check the id, or retry in a few seconds if the {kind} was just created",
             code=f"unknown_{kind}",
             field=f"client.{kind}_id",
+            id=str(record_id),
         )
     if reference.deleted:
         raise UnknownReference(
-            f"{kind} {record_id} was deleted", code=f"deleted_{kind}", field=f"client.{kind}_id", status="deleted"
+            f"{kind} {record_id} was deleted in CRM",
+            code=f"deleted_{kind}",
+            field=f"client.{kind}_id",
+            id=str(record_id),
+            status="deleted",
         )
+    return reference
 
 
 def deal_client(reference: DealReference) -> domain.DealClient:

@@ -244,6 +244,37 @@ async def test_linking_hidden_deal_is_restricted(api: TasksApi) -> None:
     assert "Website redesign" not in response.text
 
 
+@pytest.mark.parametrize("kind", ["company", "contact"])
+async def test_linking_hidden_client_is_restricted(api: TasksApi, kind: str) -> None:
+    company_id, contact_id = uuid.uuid4(), uuid.uuid4()
+    await api.apply(company_event(company_id, owner_id="u-account", department="sales"))
+    await api.apply(contact_event(contact_id, company_id=company_id, owner_id="u-account", department="sales"))
+    record_id = company_id if kind == "company" else contact_id
+
+    hidden = await api.create(bearer("u-x", department="ops"), client={f"{kind}_id": str(record_id)})
+    through_workgroup = await api.create(
+        bearer("u-y", department="ops", workgroups=["wg-acc"]), client={f"{kind}_id": str(record_id)}
+    )
+
+    assert hidden.status_code == 403
+    assert hidden.json()["status"] == "restricted"
+    assert hidden.json()["owner"] == "u-account"
+    assert hidden.json()["field"] == f"client.{kind}_id"
+    assert "Ромашка" not in hidden.text
+    assert through_workgroup.status_code == 403
+
+
+async def test_contact_readable_through_company(api: TasksApi) -> None:
+    company_id, contact_id = uuid.uuid4(), uuid.uuid4()
+    await api.apply(company_event(company_id, owner_id="u-account", department="ops"))
+    await api.apply(contact_event(contact_id, company_id=company_id, owner_id=None, department=None))
+
+    response = await api.create(bearer("u-x", department="ops"), client={"contact_id": str(contact_id)})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["client"]["contact"]["status"] == "available"
+
+
 # --- status machine and result ----------------------------------------------------------------------
 
 
