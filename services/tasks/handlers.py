@@ -199,24 +199,7 @@ async def take_action(
             creator=task.creator_id,
         )
     target = domain.next_status(cast(TaskStatus, task.status), action)
-
-    changed = ["status"]
-    now = utcnow()
-    if action == "complete":
-        result = complete.result if complete is not None else None
-        domain.check_result(task.id, task.deal_id, task.result_required, result)
-        task.result = result.model_dump(mode="json") if domain.has_content(result) else None  # type: ignore[union-attr]
-        task.completed_at = now
-        changed += ["result", "completed_at"]
-    elif action == "accept":
-        task.accepted_at = now
-        changed.append("accepted_at")
-    elif action == "return":
-        task.return_reason = returned.reason if returned is not None else None
-        changed.append("return_reason")
-    if action in ("start", "complete") and task.return_reason is not None:
-        task.return_reason = None
-        changed.append("return_reason")
+    changed = ["status", *_apply_action(task, action, complete, returned)]
 
     previous = task.status
     task.status = target
@@ -235,6 +218,31 @@ async def take_action(
         details=details,
     )
     return task
+
+
+def _apply_action(
+    task: Task, action: domain.TaskAction, complete: CompleteTask | None, returned: ReturnTask | None
+) -> list[str]:
+    """Set the fields that ``action`` changes besides the status, and return their names."""
+    changed: list[str] = []
+    if action == "complete":
+        result = complete.result if complete is not None else None
+        domain.check_result(task.id, task.deal_id, task.result_required, result)
+        task.result = result.model_dump(mode="json") if result is not None and domain.has_content(result) else None
+        task.completed_at = utcnow()
+        changed += ["result", "completed_at"]
+    elif action == "accept":
+        task.accepted_at = utcnow()
+        changed.append("accepted_at")
+    elif action == "return":
+        task.return_reason = returned.reason if returned is not None else None
+        changed.append("return_reason")
+
+    # A reason belongs to the return it came with, so it goes once the owner works on the task again.
+    if action in ("start", "complete") and task.return_reason is not None:
+        task.return_reason = None
+        changed.append("return_reason")
+    return changed
 
 
 async def delete_task(
