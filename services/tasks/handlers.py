@@ -62,7 +62,7 @@ async def create_task(
         creator_id=user.user_id,
         owner_id=owner_id,
         workgroup=command.workgroup,
-        # The token tells only the caller's department, so another owner's department stays unknown.
+        # The token carries only the caller's department, so another owner's department stays unknown.
         department=user.department if owner_id == user.user_id else None,
         due_at=command.due_at,
         expected_result=command.expected_result,
