@@ -161,7 +161,7 @@ async def in_process_intake(database_url: str, topic_prefix: str, **overrides: A
         database_url=database_url,
         kafka_bootstrap_servers="127.0.0.1:9",
         kafka_topic_prefix=topic_prefix,
-        jwt_secret_key=JWT_KEY,  # type: ignore[arg-type]
+        jwt_secret_key=JWT_KEY,
         environment="test",
         **overrides,
     )
