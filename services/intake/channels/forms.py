@@ -139,7 +139,7 @@ def _jotform_text(value: Any) -> str:
         if "full" in value:  # phone: {"full": "(555) 555-0100"} or {"area": ..., "phone": ...}
             return text_of(value["full"])
         if {"first", "last"} & value.keys():
-            return " ".join(str(value.get(part) or "") for part in ("prefix", "first", "middle", "last")).strip()
+            return " ".join(str(value[part]) for part in ("prefix", "first", "middle", "last") if value.get(part))
         return ", ".join(f"{key}: {text_of(item)}" for key, item in value.items() if text_of(item))
     return text_of(value)
 
