@@ -156,7 +156,7 @@ async def _decide(session: AsyncSession, settings: IntakeSettings, request: RawR
         _finish(request, RequestStatus.FAILED, "unparseable", str(exc))
         return
 
-    request.delivery_id = (parsed.delivery_id or None) and parsed.delivery_id[:255]
+    request.delivery_id = parsed.delivery_id[:255] if parsed.delivery_id else None
     request.dedupe_key = f"{request.endpoint}|{request.delivery_id}"[:400] if request.delivery_id else None
     if isinstance(parsed, NotInquiry):
         _finish(request, RequestStatus.IGNORED, parsed.reason, f"not an inquiry: {parsed.detail}")

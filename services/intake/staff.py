@@ -97,6 +97,7 @@ async def get_request(request: Request, request_id: uuid.UUID, _user: StaffUser)
     return {
         **_summary(stored),
         "content_type": stored.content_type,
+        "query": stored.query,
         "body_bytes": len(stored.body),
         "headers": stored.headers,
         "correlation_id": stored.correlation_id,

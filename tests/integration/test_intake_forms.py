@@ -15,8 +15,17 @@ import pytest
 
 from services.intake.handlers import process_pending
 from services.intake.maildir import poll_maildirs
-from tests.intake_support import URL_TOKEN, Intake, bearer, configure, in_process_intake, samples
-from tests.unit.test_intake_adapters import WEBFLOW_SECRET, jotform_body, webflow_body
+from tests.intake_support import (
+    URL_TOKEN,
+    WEBFLOW_SECRET,
+    Intake,
+    bearer,
+    configure,
+    in_process_intake,
+    jotform_body,
+    samples,
+    webflow_body,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -16,50 +16,9 @@ from services.intake.forms import FormConfig, check_fields, mapped_values
 from services.intake.normalize import find_phone, normalize_email, normalize_phone
 from services.intake.parsing import parse_body, php_nested, urlencoded_pairs
 from services.intake.routing import RoutingContext, route
+from tests.intake_support import WEBFLOW_SECRET, jotform_body, webflow_body
 
 pytestmark = pytest.mark.unit
-
-WEBFLOW_SECRET = "FAKE-webflow-secret"
-
-
-def jotform_body(boundary: str = "FAKEboundary0001") -> tuple[str, bytes]:
-    """A Jotform webhook: multipart with the answers as JSON in rawRequest, as Jotform posts it."""
-    raw_request = {
-        "slug": "submit/240000000000001",
-        "q3_name": {"first": "Тест", "last": "Джотформов"},
-        "q4_email": "Jot.Test@Example.com",
-        "q5_phoneNumber": {"full": "+1 555 0105"},
-        "q6_message": "Need a quote",
-        "event_id": "1700000000000_240000000000001_FAKE",
-    }
-    fields = {
-        "action": "",
-        "formID": "240000000000001",
-        "type": "WEB",
-        "formTitle": "Contact (Jotform)",
-        "submissionID": "5900000000000000001",
-        "rawRequest": json.dumps(raw_request, ensure_ascii=False),
-        "pretty": "Name:Тест Джотформов, E-mail:Jot.Test@Example.com",
-        "ip": "192.0.2.10",
-    }
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        for name, value in fields.items()
-    ]
-    body = ("".join(parts) + f"--{boundary}--\r\n").encode("utf-8")
-    return f"multipart/form-data; boundary={boundary}", body
-
-
-def webflow_body() -> bytes:
-    payload = {
-        "name": "Contact Us",
-        "siteId": "65427cf400e02b306eafake",
-        "data": {"First Name": "Webflow", "Last Name": "Tester", "email": "wf.test@example.org", "Phone": 15550107},
-        "submittedAt": "2025-03-03T10:00:00.000Z",
-        "id": "6321ca84df3949bfc67fake",
-        "formId": "65429eadebe8a9f3a30fake",
-    }
-    return json.dumps({"triggerType": "form_submission", "payload": payload}).encode()
 
 
 def incoming(body: bytes, headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> Incoming:
