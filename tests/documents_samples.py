@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 from pypdf import PdfWriter
@@ -40,7 +41,7 @@ def docx(
     insertion_in: int | None = None,
     deletion_in: int | None = None,
     move_in: int | None = None,
-    extra_parts: dict[str, str | bytes] | None = None,
+    extra_parts: Mapping[str, str | bytes] | None = None,
 ) -> bytes:
     """Build a DOCX; the keyword arguments put a comment or a tracked change into that paragraph (1-based)."""
     paragraphs = paragraphs or ["Договор № 12", "Стороны договорились о следующем.", "Оплата в течение 5 дней."]

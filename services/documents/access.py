@@ -60,9 +60,11 @@ class AccessPolicy:
     def allows(self, user: Principal, action: Action, record: Owned, workgroup: str | None = None) -> bool:
         """Tell whether ``user`` may do ``action`` to ``record`` (owner, department and workgroup)."""
         level = self.level(user, action)
+        if level == "none":
+            return False
         if level == "all" or (record.owner_id is not None and record.owner_id == user.user_id):
             return True
-        if workgroup is not None and workgroup in user.workgroups and level != "none":
+        if workgroup is not None and workgroup in user.workgroups:
             return True
         same_department = record.department is not None and record.department == user.department
         return level == "department" and same_department and workgroup is None

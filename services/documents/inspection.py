@@ -164,6 +164,13 @@ class _Package:
                 f"the archive has {len(infos)} entries, more than the limit of {limits.max_members}",
                 max_members=limits.max_members,
             )
+        declared = sum(info.file_size for info in infos)
+        if declared > limits.max_unpacked_bytes:
+            self._zip.close()
+            raise FileNotInspectable(
+                f"the archive unpacks to {declared} bytes, more than the limit of {self._limit} bytes",
+                max_unpacked_bytes=self._limit,
+            )
         self.names = [info.filename for info in infos]
 
     def __enter__(self) -> _Package:
