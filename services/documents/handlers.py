@@ -196,7 +196,16 @@ async def project_deal(session: AsyncSession, event: DealCreated | DealUpdated) 
 async def create_document(session: AsyncSession, context: Context, command: CreateDocument) -> Document:
     """Create a document owned by the acting user and record ``DocumentCreated``."""
     values = command.model_dump()
-    document = Document(id=uuid.uuid4(), version=1, owner_id=context.actor.id, final_version_id=None, **values)
+    document = Document(
+        id=uuid.uuid4(),
+        version=1,
+        owner_id=context.actor.id,
+        final_version_id=None,
+        deleted=False,
+        created_at=utcnow(),
+        updated_at=utcnow(),
+        **values,
+    )
     document.versions, document.comments, document.sends = [], [], []
     session.add(document)
     _record_document(session, context, document, created=True, changed=sorted(DocumentState.model_fields))
