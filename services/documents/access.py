@@ -1,4 +1,4 @@
-"""Who may do what to documents and files, and how linked CRM records look to someone who may not see them.
+"""Access rules for documents and files, and the restricted view of linked CRM records.
 
 Rights are given per role and action, each at a level: ``none``, ``own`` (records the user owns),
 ``department`` (also records of the user's department) or ``all``. A user's level for an action is the

@@ -25,7 +25,7 @@ _LISTED_MARKS = 5
 
 @dataclass(frozen=True)
 class CheckFacts:
-    """What the check compares: the document, the version, the recipient, and the CRM records they name."""
+    """Inputs of the check: the document, the version, the recipient, and the CRM records they name."""
 
     document: Document
     version: DocumentVersion

@@ -57,7 +57,7 @@ from services.documents.tables import (
 
 @dataclass(frozen=True)
 class Context:
-    """Who acts and under which correlation id; every event of one request carries both."""
+    """The acting user and the correlation id that every event of one request carries."""
 
     settings: ServiceSettings
     actor: Actor
@@ -100,7 +100,7 @@ class UpdateDocument(_Command):
 
 
 class AddComment(_Command):
-    """Comment on a document; internal comments never leave the staff services."""
+    """Comment on a document; an internal comment is for staff only, and the portal must not show it."""
 
     body: str = Field(min_length=1, max_length=10_000)
     visibility: Literal["internal", "external"]
@@ -125,7 +125,7 @@ class SendVersion(_Command):
 
 
 class CreateFile(_Command):
-    """Where a plain file is filed."""
+    """Upload of a plain file: the client, deal and project it is filed under."""
 
     company_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None
@@ -341,17 +341,7 @@ async def send_version(
     Nothing is written when the check fails, so a refused send leaves no record and no event.
     """
     problems = await check_version(session, document, version, command)
-    if has_errors(problems) and command.override_reason is None:
-        raise CheckFailed(
-            f"version {version.number} did not pass the check before sending",
-            problems=[problem.model_dump() for problem in problems],
-        )
-    if has_errors(problems) and not may_override:
-        raise CheckFailed(
-            f"version {version.number} did not pass the check, and you may not override it",
-            problems=[problem.model_dump() for problem in problems],
-            reason="overriding a failed check needs the override_check right",
-        )
+    _refuse_failed_check(version, problems, command, may_override=may_override)
     send = DocumentSend(
         id=uuid.uuid4(),
         document_id=document.id,
@@ -368,6 +358,22 @@ async def send_version(
     document.sends.append(send)
     _touch(session, context, document, ["sends"] if send.channel == "email" else ["sends", "published_version_ids"])
     return send
+
+
+def _refuse_failed_check(
+    version: DocumentVersion, problems: list[CheckProblemState], command: SendVersion, *, may_override: bool
+) -> None:
+    if not has_errors(problems):
+        return
+    listed = [problem.model_dump() for problem in problems]
+    if command.override_reason is None:
+        raise CheckFailed(f"version {version.number} did not pass the check before sending", problems=listed)
+    if not may_override:
+        raise CheckFailed(
+            f"version {version.number} did not pass the check, and you may not override it",
+            problems=listed,
+            reason="overriding a failed check needs the override_check right",
+        )
 
 
 def _touch(session: AsyncSession, context: Context, document: Document, changed: list[str]) -> None:

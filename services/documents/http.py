@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.documents import CheckProblemState, CommentState, DocumentState, FileState, SendState, VersionState
@@ -61,7 +62,7 @@ class FinalMark(BaseModel):
 
 
 class CheckResult(BaseModel):
-    """What the check before sending found; ``passed`` is false when any problem is an error."""
+    """Result of the check before sending; ``passed`` is false when any problem is an error."""
 
     passed: bool
     problems: list[CheckProblemState]
@@ -316,12 +317,25 @@ async def post_version(
 
     staged, findings = await _receive(request, media_type, inspect=True)
     await _keep(request, staged)
-    async with runtime.sessionmaker() as session, session.begin():
-        document = _live(await _document(session, document_id, for_update=True))
-        version = await handlers.add_version(
-            session, _context(request, user), document, staged, file_name=name, media_type=media_type, findings=findings
-        )
-        state = handlers.version_state(version)
+    try:
+        async with runtime.sessionmaker() as session, session.begin():
+            document = _live(await _document(session, document_id, for_update=True))
+            version = await handlers.add_version(
+                session,
+                _context(request, user),
+                document,
+                staged,
+                file_name=name,
+                media_type=media_type,
+                findings=findings,
+            )
+            state = handlers.version_state(version)
+    except IntegrityError as exc:
+        # PostgreSQL serializes uploads through the row lock; SQLite has none, so two may pick one number.
+        logger.warning("version upload to document %s collided with another: %s", document_id, exc)
+        raise Conflict(
+            "another version of this document was uploaded at the same time; upload again", id=str(document_id)
+        ) from exc
     runtime.relay.notify()
     return state
 

@@ -64,7 +64,7 @@ _DOCX_CHANGES: dict[str, FindingKind] = {
     f"{_W}tblGridChange": "formatting_change",
     f"{_W}numberingChange": "formatting_change",
 }
-# Parts of a DOCX that hold text a reader sees: the body, headers, footers, footnotes and endnotes.
+# Parts of a DOCX that contain visible text: the body, headers, footers, footnotes and endnotes.
 _DOCX_STORY = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
 
 # Annotations that are not reviewers' marks: links, form fields, and the pop-up window that belongs to
@@ -112,7 +112,7 @@ def inspect_file(path: Path, media_type: str, limits: InspectionLimits) -> list[
 
 
 def describe(finding: FindingState) -> str:
-    """Return one line that says what was found and where, for people."""
+    """Format a finding as one human-readable line: what was found and where."""
     where = f"in {finding.part}, {finding.location}" if finding.part else f"on {finding.location}"
     words = {
         "comment": "comment",

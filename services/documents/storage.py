@@ -41,7 +41,7 @@ class StagedUpload:
 
 
 class BlobStore(Protocol):
-    """Where file contents live, addressed by their SHA-256."""
+    """Storage of file contents, addressed by their SHA-256."""
 
     async def stage(self, chunks: AsyncIterable[bytes], *, max_bytes: int) -> StagedUpload:
         """Write ``chunks`` to a staging file; raise :class:`UploadTooLarge` past ``max_bytes``."""
@@ -98,8 +98,8 @@ class LocalBlobStore:
             staged.discard()
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        # The rename is atomic within one file system, so a reader never sees a half-written file;
-        # two uploads of the same content race harmlessly, since both write identical bytes.
+        # The rename is atomic within one file system, so a reader never gets a half-written file.
+        # Two uploads of the same content may both rename, which is harmless because the bytes are identical.
         os.replace(staged.path, target)
         logger.info("stored new content %s (%s bytes)", staged.sha256, staged.size)
         return True

@@ -22,7 +22,7 @@ metadata = Base.metadata
 
 
 class DealReference(Base):
-    """What documents needs to know of a CRM deal: its client, its two legal entities and who may see it."""
+    """Projection of a CRM deal: its client, its two legal entities and its owner, department and workgroup."""
 
     __tablename__ = "deal_references"
 
@@ -39,7 +39,7 @@ class DealReference(Base):
 
 
 class CompanyReference(Base):
-    """What documents needs to know of a CRM client company: its e-mail domains and who may see it."""
+    """Projection of a CRM client company: its e-mail domains and its owner, department and workgroup."""
 
     __tablename__ = "company_references"
 
