@@ -121,6 +121,13 @@ class DocumentState(BaseModel):
         description="Staff comments; consumers must not show internal ones outside the staff services.",
     )
     sends: list[SendState] = Field(default_factory=list, description="E-mail sends and portal publications.")
+    trimmed: bool = Field(
+        default=False,
+        description=(
+            "True when this event left out the findings of older versions and shortened comment bodies to stay "
+            "under Kafka's message size limit; the documents API returns them whole."
+        ),
+    )
 
 
 class DocumentChange(BaseModel):

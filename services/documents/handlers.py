@@ -376,6 +376,33 @@ def _refuse_failed_check(
         )
 
 
+#: Kafka brokers reject messages over 1 MiB by default, and a rejected outbox row would stall the relay.
+EVENT_BUDGET_BYTES = 512 * 1024
+#: Versions whose findings an over-budget event still lists in full, counted from the newest.
+_VERSIONS_KEPT_WHOLE = 5
+_COMMENT_CHARS_KEPT = 500
+
+
+def event_state(document: Document) -> DocumentState:
+    """Return the document's state for an event, trimmed to stay within ``EVENT_BUDGET_BYTES``."""
+    state = document_state(document)
+    if len(state.model_dump_json()) <= EVENT_BUDGET_BYTES:
+        return state
+    cutoff = len(state.versions) - _VERSIONS_KEPT_WHOLE
+    versions = [
+        version if index >= cutoff or not version.findings else _without_findings(version)
+        for index, version in enumerate(state.versions)
+    ]
+    comments = [comment.model_copy(update={"body": comment.body[:_COMMENT_CHARS_KEPT]}) for comment in state.comments]
+    # NOTE: a document with thousands of versions or sends can still exceed the budget after this.
+    return state.model_copy(update={"versions": versions, "comments": comments, "trimmed": True})
+
+
+def _without_findings(version: VersionState) -> VersionState:
+    summary = f"{len(version.findings)} comments, tracked changes or annotations; the documents API lists them"
+    return version.model_copy(update={"findings": [], "internal_findings": [summary]})
+
+
 def _touch(session: AsyncSession, context: Context, document: Document, changed: list[str]) -> None:
     document.version += 1
     document.updated_at = utcnow()
@@ -395,7 +422,7 @@ def _record_document(
             aggregate_version=document.version,
             correlation_id=context.correlation_id,
             actor=context.actor,
-            data=DocumentChange(document=document_state(document), changed=changed),
+            data=DocumentChange(document=event_state(document), changed=changed),
         ),
     )
 

@@ -348,7 +348,7 @@ async def get_version_content(
     async with _runtime(request).sessionmaker() as session:
         document = await _document(session, document_id)
         _policy(request).require(user, "read", document, kind="document", record_id=document_id)
-        version = _version(document, version_id)
+        version = _version(_live(document), version_id)
     return await _download(request, version.sha256, version.file_name, version.media_type, version.size)
 
 
