@@ -508,3 +508,45 @@ async def test_file_events_carry_client(service: Harness) -> None:
     assert {event["data"]["company_id"] for event in events} == {str(facts.company_id)}
     assert [event["data"]["deleted"] for event in events] == [False, False, True]
     assert events[0]["data"]["media_type"] == "text/plain"
+
+
+async def test_final_mark_and_comments(service: Harness) -> None:
+    facts = await crm_client(service)
+    document = await create_document(service, facts)
+    first = (await upload(service, document["id"], docx(), DOCX_TYPE)).json()
+    await mark_final(service, document["id"], first["id"])
+    second = (await upload(service, document["id"], docx(["Новая редакция"]), DOCX_TYPE)).json()
+
+    shown = (await service.client.get(f"/documents/{document['id']}", headers=SALES)).json()
+    assert shown["final_version_id"] == first["id"]
+    assert [version["number"] for version in shown["versions"]] == [1, 2]
+
+    await mark_final(service, document["id"], second["id"])
+    shown = (await service.client.get(f"/documents/{document['id']}", headers=SALES)).json()
+    assert shown["final_version_id"] == second["id"]
+
+    cleared = await service.client.put(f"/documents/{document['id']}/final", json={"version_id": None}, headers=SALES)
+    assert cleared.json()["final_version_id"] is None
+
+    internal = await service.client.post(
+        f"/documents/{document['id']}/comments",
+        json={"body": "Margin is 40%", "visibility": "internal", "version_id": first["id"]},
+        headers=SALES,
+    )
+    external = await service.client.post(
+        f"/documents/{document['id']}/comments", json={"body": "Please sign", "visibility": "external"}, headers=SALES
+    )
+    invalid = await service.client.post(
+        f"/documents/{document['id']}/comments", json={"body": "?", "visibility": "secret"}, headers=SALES
+    )
+    assert internal.status_code == 201
+    assert external.status_code == 201
+    assert invalid.status_code == 422
+    assert invalid.json()["errors"][0]["field"] == "body.visibility"
+
+    shown = (await service.client.get(f"/documents/{document['id']}", headers=SALES)).json()
+    assert [(comment["visibility"], comment["body"]) for comment in shown["comments"]] == [
+        ("internal", "Margin is 40%"),
+        ("external", "Please sign"),
+    ]
+    assert shown["comments"][0]["version_id"] == first["id"]
