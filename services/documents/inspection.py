@@ -34,7 +34,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 PDF = "application/pdf"
-INSPECTED_MEDIA_TYPES = frozenset({DOCX, XLSX, PDF})
+INSPECTED_MEDIA_TYPES = frozenset({DOCX, XLSX, PPTX, PDF})
 
 #: A version's findings travel in its document's events, so a file full of marks lists only this many.
 MAX_FINDINGS = 100

@@ -11,6 +11,7 @@ import pytest
 from contracts.documents import FindingState
 from services.documents.errors import FileNotInspectable, UnsupportedMediaType
 from services.documents.inspection import MAX_FINDINGS, InspectionLimits, describe, inspect_file
+from services.documents.inspection import PPTX as PPTX_TYPE
 from tests.documents_samples import DOCX_TYPE, PDF_TYPE, W_NS, XLSX_TYPE, docx, pdf, xlsx
 
 pytestmark = pytest.mark.unit
@@ -238,6 +239,18 @@ def test_damaged_pdf_is_not_inspected(tmp_path: Path) -> None:
         inspect(
             tmp_path, b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer << /Root 1 0 R >>", PDF_TYPE
         )
+
+
+def test_pptx_comment_part_is_found(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("ppt/presentation.xml", "<p:presentation/>")
+        archive.writestr("ppt/comments/modernComment_1.xml", "<p188:cmLst/>")
+
+    [finding] = inspect(tmp_path, buffer.getvalue(), PPTX_TYPE)
+
+    assert (finding.kind, finding.part) == ("comment", "ppt/comments/modernComment_1.xml")
 
 
 def test_other_types_are_not_inspected(tmp_path: Path) -> None:
