@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 async def test_sqlite_migrates_and_records_event(tmp_path: Path) -> None:
-    settings = DocumentsSettings(data_dir=tmp_path, environment="test")
+    # database_url=None overrides a DATABASE_URL that scripts/test exports for the server tiers.
+    settings = DocumentsSettings(database_url=None, data_dir=tmp_path, environment="test")
     runtime = create_runtime(settings)
     try:
         await migrate(runtime.engine, runtime.migrations)
