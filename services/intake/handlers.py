@@ -352,7 +352,32 @@ def build_inquiry(
         },
         attachments=parsed.attachments,
     )
-    return inquiry, decision
+    return _storable(inquiry), decision
+
+
+# Longest contact values CRM stores (its column sizes); longer ones would make CRM reject the deal.
+_CONTACT_LIMITS = {"name": 500, "company_name": 500, "email": 320, "email_as_entered": 320}
+
+
+def _storable(inquiry: IntakeRequest) -> IntakeRequest:
+    """Drop NUL characters, which PostgreSQL cannot store in text, and clip contact values to CRM's sizes."""
+    data = _without_nul(inquiry.model_dump(mode="json"))
+    contact = data["contact"]
+    for field, limit in _CONTACT_LIMITS.items():
+        value = contact.get(field)
+        if isinstance(value, str) and len(value) > limit:
+            contact[field] = None if field.startswith("email") else value[:limit]
+    return IntakeRequest.model_validate(data)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 async def replay_request(sessionmaker: async_sessionmaker[AsyncSession], request_id: uuid.UUID) -> RawRequest:

@@ -226,3 +226,26 @@ def test_routing_rules_choose_pipeline_stage_and_owner_in_turn() -> None:
     assert (chat.pipeline_key, chat.stage_key, chat.owner_id) == ("sales", "Chat", "u-default")
     default = route(config, context({"utm_source": "google"}), state)
     assert (default.pipeline_key, default.owner_id, default.reason) == ("sales", "u-default", "form settings")
+
+
+def test_inquiry_drops_nul_and_clips_contact() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from contracts.intake import InquiryContact, IntakeRequest
+    from services.intake.handlers import _storable
+
+    inquiry = IntakeRequest(
+        id=uuid4(),
+        received_at=datetime.now(UTC),
+        source="form",
+        title="Request from x: An\x00na",
+        contact=InquiryContact(name="An\x00na " + "я" * 600, email="a" * 330 + "@example.com"),
+        fields={"na\x00me": "An\x00na"},
+    )
+    stored = _storable(inquiry)
+    assert stored.title == "Request from x: Anna"
+    assert stored.fields == {"name": "Anna"}
+    assert stored.contact.name is not None
+    assert len(stored.contact.name) == 500
+    assert stored.contact.email is None
