@@ -82,7 +82,7 @@ async def crm(servers: Servers, database_url: str, topic_prefix: str) -> AsyncIt
         database_url=database_url,
         kafka_bootstrap_servers=servers.kafka,
         kafka_topic_prefix=topic_prefix,
-        jwt_secret_key=JWT_KEY,  # type: ignore[arg-type]
+        jwt_secret_key=JWT_KEY,
         environment="test",
         marker_refresh_seconds=3600,
     )
