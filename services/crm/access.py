@@ -54,7 +54,7 @@ DEFAULT_ROLES: dict[str, RoleRights] = {
 
 
 class Owned(Protocol):
-    """What the policy needs of a record."""
+    """The fields of a record that the policy reads."""
 
     @property
     def owner_id(self) -> str | None: ...
@@ -65,7 +65,7 @@ class Owned(Protocol):
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome of a check; ``reason`` says why it was denied."""
+    """Outcome of a check, with the reason for a denial."""
 
     allowed: bool
     reason: str = ""

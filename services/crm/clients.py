@@ -1,7 +1,7 @@
 """Use cases of the client records: companies, contacts, legal entities and projects.
 
 Every change raises the record's ``version`` by one and records its full state on the record's topic
-in the same transaction; a delete is an update with ``deleted: true``.
+in the same transaction. A delete is an update with ``deleted: true``.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def project_state(row: Project) -> ProjectState:
 
 @dataclass(frozen=True)
 class RecordKind:
-    """How one kind of client record is stored, described and published."""
+    """Table, field model, topic and events of one kind of client record."""
 
     entity: str
     table: type[Base]

@@ -1,4 +1,4 @@
-"""What every CRM use case shares: who caused a change, field errors, and recording events."""
+"""Helpers shared by the CRM use cases: the origin of a change, field errors and event recording."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Deleted(ServiceError):
 
 @dataclass(frozen=True)
 class Origin:
-    """Who or what caused a change, carried into the event envelope and the deal's timeline."""
+    """Origin of a change: the actor and ids for the event envelope, and the cause for the deal's timeline."""
 
     actor: Actor
     correlation_id: str

@@ -124,7 +124,7 @@ class Guard:
 
 
 def _create_scope(user: Principal, level: Level, values: Any) -> Decision:
-    """A user with level ``own`` creates only records they own; ``department`` only in their department."""
+    """Limit creation to records the user owns (level ``own``) or of their department (level ``department``)."""
     owner_id = getattr(values, "owner_id", None)
     department = getattr(values, "department", None)
     if level == Level.ALL:

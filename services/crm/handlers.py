@@ -193,7 +193,7 @@ def deal_state(deal: Deal, stage: Stage, contact_ids: list[uuid.UUID] | None = N
 
 
 def rule_values(deal: Deal, contact_ids: list[uuid.UUID]) -> dict[str, Any]:
-    """The deal's values by the names that stage rules use."""
+    """Return the deal's values by the names that stage rules use."""
     return {
         "amount": deal.amount,
         "currency": deal.currency,

@@ -9,12 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.crm import DealSource, DealState, MarkerKind
 from servicekit.auth import CurrentUser, Principal
-from servicekit.errors import NotFound
+from servicekit.errors import NotFound, PermissionDenied
 from servicekit.logs import correlation_id
 from servicekit.service import ServiceRuntime
 from services.crm import views
@@ -471,16 +471,17 @@ async def list_deals(
 async def list_attention(
     request: Request, user: CurrentUser, marker: MarkerKind | None = None, owner_id: str | None = None
 ) -> dict[str, Any]:
-    """List the readable open deals that carry markers, optionally of one kind or owner."""
-    query = select(Deal).where(Deal.deleted.is_(False)).order_by(Deal.updated_at.desc())
+    """List the readable deals that carry markers, optionally of one kind or owner."""
+    query = (
+        select(Deal)
+        .where(Deal.deleted.is_(False), func.json_array_length(Deal.markers) > 0)
+        .order_by(Deal.updated_at.desc())
+        .limit(1000)
+    )
     if owner_id is not None:
         query = query.where(Deal.owner_id == owner_id)
     listing = await _deal_list(request, user, query)
-    items = [
-        item
-        for item in listing["items"]
-        if item.markers and (marker is None or any(m.kind == marker for m in item.markers))
-    ]
+    items = [item for item in listing["items"] if marker is None or any(m.kind == marker for m in item.markers)]
     return {"items": items[:200], "count": len(items)}
 
 
@@ -507,8 +508,28 @@ async def patch_deal(request: Request, deal_id: uuid.UUID, body: UpdateDeal, use
     """Change a deal: fields, links, custom fields, stage or pipeline; stage rules apply."""
     async with _session(request, user, write=True) as (session, guard):
         ctx = await _deal_for(session, guard, deal_id, "update")
+        if body.pipeline_id is not None and body.pipeline_id != ctx.deal.pipeline_id:
+            await _require_move(session, guard, ctx, body.pipeline_id)
         result = await update_deal(session, _runtime(request).settings, ctx, body, origin=_origin(user))
     return {**result.state.model_dump(mode="json"), "warnings": result.warnings}
+
+
+async def _require_move(session: AsyncSession, guard: Guard, ctx: DealContext, pipeline_id: uuid.UUID) -> None:
+    """Moving a deal to another pipeline also takes the right to update deals there."""
+    key = guard.pipeline_keys.get(pipeline_id)
+    if key is None:
+        return  # update_deal rejects the unknown pipeline with a 422 naming pipeline_id
+    decision = guard.policy.check(
+        guard.user, "deal", "update", ctx.deal, workgroup=ctx.deal.workgroup, pipeline_key=key
+    )
+    if not decision.allowed:
+        raise PermissionDenied(
+            f"you may not move deals into pipeline {key!r}: {decision.reason}",
+            id=str(ctx.deal.id),
+            status="restricted",
+            reason=decision.reason,
+            owner=await guard.owner_of(session, "deal", ctx.deal),
+        )
 
 
 @router.delete("/deals/{deal_id}", status_code=204)

@@ -11,7 +11,7 @@ from contracts.crm import DealMarker
 
 @dataclass(frozen=True)
 class DealFacts:
-    """What the markers of one deal depend on."""
+    """Facts of one deal that its markers depend on."""
 
     is_open: bool
     now: datetime

@@ -41,15 +41,16 @@ async def relationship_card(session: AsyncSession, guard: Guard, ctx: DealContex
     )
     contacts = [await _contact_ref(session, guard, contact_id) for contact_id in ctx.contact_ids]
     primary = next((ref for ref in contacts if ref and ref["id"] == str(deal.primary_contact_id)), None)
+
     client_entity = await _legal_entity_ref(session, guard, deal.client_legal_entity_id)
     our_entity = await _legal_entity_ref(session, guard, deal.our_legal_entity_id)
     project = await session.get(Project, deal.project_id) if deal.project_id else None
     project_ref = await guard.reference(
         session, "project", deal.project_id, project, project_state(project) if project else None
     )
-    client = (
-        {"type": "company", **company_ref} if company_ref else ({"type": "contact", **primary} if primary else None)
-    )
+
+    # The client is the company, or the primary contact of a deal with a private person.
+    client = company_ref or primary
     return {
         "deal": deal_state(deal, ctx.stage, ctx.contact_ids).model_dump(mode="json"),
         "client": client,
