@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.crm import (
@@ -35,7 +35,7 @@ from contracts.topics import Topic
 from servicekit.db import utcnow
 from servicekit.settings import ServiceSettings
 from services.crm.common import Origin, invalid, record
-from services.crm.tables import Base, Company, Contact, LegalEntity, Project
+from services.crm.tables import Base, Company, Contact, ContactIdentity, LegalEntity, Project
 
 PHONE_PUNCTUATION = re.compile(r"[\s()\-.]")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -261,6 +261,7 @@ async def create_record(
     row: Any = kind.table(id=uuid.uuid4(), version=1, **values)
     session.add(row)
     await session.flush()
+    await sync_identities(session, row)
     record(
         session,
         settings,
@@ -293,7 +294,8 @@ async def update_record(
         return row
     for key in changed:
         setattr(row, key, validated[key])
-    return await _bump(session, settings, kind, row, origin)
+    await sync_identities(session, row)
+    return await bump_version(session, settings, kind, row, origin)
 
 
 async def delete_record(
@@ -301,10 +303,12 @@ async def delete_record(
 ) -> Any:
     """Mark a client record deleted and record ``...Updated`` with ``deleted: true``."""
     row.deleted = True
-    return await _bump(session, settings, kind, row, origin)
+    return await bump_version(session, settings, kind, row, origin)
 
 
-async def _bump(session: AsyncSession, settings: ServiceSettings, kind: RecordKind, row: Any, origin: Origin) -> Any:
+async def bump_version(
+    session: AsyncSession, settings: ServiceSettings, kind: RecordKind, row: Any, origin: Origin
+) -> Any:
     row.version += 1
     row.updated_at = utcnow()
     await session.flush()
@@ -328,4 +332,29 @@ async def find_tax_id_duplicates(session: AsyncSession, company: Company) -> lis
     rows = await session.scalars(
         select(Company).where(Company.tax_id == company.tax_id, Company.id != company.id, Company.deleted.is_(False))
     )
+    return list(rows)
+
+
+def contact_identities(contact: Contact) -> set[str]:
+    """Return the keys that mark two contacts as the same person: normalized phones and e-mails."""
+    return {f"phone:{phone}" for phone in contact.phones} | {f"email:{email.lower()}" for email in contact.emails}
+
+
+async def sync_identities(session: AsyncSession, row: Any) -> None:
+    if not isinstance(row, Contact):
+        return
+    await session.execute(delete(ContactIdentity).where(ContactIdentity.contact_id == row.id))
+    session.add_all(ContactIdentity(contact_id=row.id, value=value) for value in contact_identities(row))
+    await session.flush()
+
+
+async def find_contact_duplicates(session: AsyncSession, contact: Contact) -> list[Contact]:
+    """Return the other live contacts that share a phone or an e-mail with ``contact``."""
+    values = contact_identities(contact)
+    if not values:
+        return []
+    shared = select(ContactIdentity.contact_id).where(
+        ContactIdentity.value.in_(values), ContactIdentity.contact_id != contact.id
+    )
+    rows = await session.scalars(select(Contact).where(Contact.id.in_(shared), Contact.deleted.is_(False)))
     return list(rows)

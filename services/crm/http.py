@@ -31,6 +31,7 @@ from services.crm.clients import (
     RecordKind,
     create_record,
     delete_record,
+    find_contact_duplicates,
     find_tax_id_duplicates,
     update_record,
 )
@@ -51,6 +52,7 @@ from services.crm.handlers import (
     snooze_marker,
     update_deal,
 )
+from services.crm.merge import MergeRecords, merge_companies, merge_contacts
 from services.crm.pipelines import (
     CreatePipeline,
     FieldSpecIn,
@@ -114,7 +116,11 @@ async def _create(request: Request, user: Principal, kind: RecordKind, fields: B
         row = await create_record(session, _runtime(request).settings, kind, fields, _origin(user))
         body: dict[str, Any] = {**kind.state(row).model_dump(mode="json"), "warnings": []}
         if isinstance(row, Company):
-            body["warnings"] = await _duplicate_warnings(session, guard, row)
+            duplicates = await find_tax_id_duplicates(session, row)
+            body["warnings"] = await _duplicate_warnings(session, guard, "company", duplicates, "tax_id")
+        elif isinstance(row, Contact):
+            same_person = await find_contact_duplicates(session, row)
+            body["warnings"] = await _duplicate_warnings(session, guard, "contact", same_person, "phones, emails")
     return body
 
 
@@ -127,18 +133,19 @@ async def _require_entity_write(session: AsyncSession, guard: Guard, fields: Bas
     await guard.require(session, "legal_entity", "update" if action == "create" else action, probe)  # type: ignore[arg-type]
 
 
-async def _duplicate_warnings(session: AsyncSession, guard: Guard, company: Company) -> list[dict[str, Any]]:
-    duplicates = await find_tax_id_duplicates(session, company)
+async def _duplicate_warnings(
+    session: AsyncSession, guard: Guard, entity: str, duplicates: list[Any], field: str
+) -> list[dict[str, Any]]:
+    """Report possible duplicates as references, restricted where the user may not read them."""
     if not duplicates:
         return []
-    references = [
-        await guard.reference(session, "company", other.id, other, COMPANIES.state(other)) for other in duplicates
-    ]
+    kind = COMPANIES if entity == "company" else CONTACTS
+    references = [await guard.reference(session, entity, other.id, other, kind.state(other)) for other in duplicates]
     return [
         {
-            "field": "tax_id",
+            "field": field,
             "code": "duplicate",
-            "message": f"another company has tax id {company.tax_id}",
+            "message": f"{len(duplicates)} other {entity} record(s) share {field}",
             "duplicates": references,
         }
     ]
@@ -225,6 +232,36 @@ async def company_workspace(request: Request, company_id: uuid.UUID, user: Curre
     async with _session(request, user, write=False) as (session, guard):
         company = await guard.readable(session, "company", await session.get(Company, company_id), company_id)
         return await views.company_workspace(session, guard, company)
+
+
+async def _merge(
+    request: Request, user: Principal, kind: RecordKind, target_id: uuid.UUID, body: MergeRecords
+) -> dict[str, Any]:
+    async with _session(request, user, write=True) as (session, guard):
+        target = await guard.readable(session, kind.entity, await session.get(kind.table, target_id), target_id)
+        source = await guard.readable(
+            session, kind.entity, await session.get(kind.table, body.source_id), body.source_id
+        )
+        await guard.require(session, kind.entity, "update", target)
+        await guard.require(session, kind.entity, "delete", source)
+        merge = merge_companies if kind is COMPANIES else merge_contacts
+        return await merge(session, _runtime(request).settings, target, source, origin=_origin(user))
+
+
+@router.post("/companies/{company_id}/merge")
+async def post_company_merge(
+    request: Request, company_id: uuid.UUID, body: MergeRecords, user: CurrentUser
+) -> dict[str, Any]:
+    """Merge a duplicate company into this one; the report lists changed and conflicting fields."""
+    return await _merge(request, user, COMPANIES, company_id, body)
+
+
+@router.post("/contacts/{contact_id}/merge")
+async def post_contact_merge(
+    request: Request, contact_id: uuid.UUID, body: MergeRecords, user: CurrentUser
+) -> dict[str, Any]:
+    """Merge a duplicate contact into this one; the report lists changed and conflicting fields."""
+    return await _merge(request, user, CONTACTS, contact_id, body)
 
 
 @router.post("/contacts", status_code=201)

@@ -57,6 +57,15 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ContactIdentity(Base):
+    """A normalized phone (``phone:+4930...``) or e-mail (``email:a@b.example``) of a contact, to find duplicates."""
+
+    __tablename__ = "contact_identities"
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(400), primary_key=True, index=True)
+
+
 class LegalEntity(Base):
     """A client's legal entity (``company_id`` set) or one of our own (``is_own``)."""
 

@@ -58,6 +58,11 @@ def _create_client_tables() -> None:
         *_audit_columns(),
     )
     op.create_table(
+        "contact_identities",
+        sa.Column("contact_id", sa.Uuid(), sa.ForeignKey("contacts.id"), primary_key=True),
+        sa.Column("value", sa.String(400), primary_key=True, index=True),
+    )
+    op.create_table(
         "legal_entities",
         sa.Column("id", sa.Uuid(), primary_key=True),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -265,5 +270,5 @@ def downgrade() -> None:
     with op.batch_alter_table("stages") as batch:
         for column in ("max_days", "exit_conditions", "required_fields"):
             batch.drop_column(column)
-    for table in ("projects", "legal_entities", "contacts", "companies"):
+    for table in ("projects", "legal_entities", "contact_identities", "contacts", "companies"):
         op.drop_table(table)
