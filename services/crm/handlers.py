@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ from servicekit.db import utcnow
 from servicekit.errors import NotFound, ValidationFailed
 from servicekit.settings import ServiceSettings
 from services.crm.common import Origin, invalid, record
-from services.crm.links import Warning, check_links
+from services.crm.links import LinkCheck, Warning, check_links
 from services.crm.markers import DealFacts, compute_markers
 from services.crm.rules import FieldSpec, missing_to_enter, unmet_exit_conditions, validate_custom_fields
 from services.crm.tables import (
@@ -347,51 +348,48 @@ async def update_deal(
     """Apply the fields sent in ``command``, enforcing links, custom fields and stage rules."""
     sent = command.model_dump(exclude_unset=True)
     deal = ctx.deal
-    before = {key: getattr(deal, key) for key in sent if hasattr(deal, key)}
+    before = {key: getattr(deal, key) for key in (*sent, "primary_contact_id") if hasattr(deal, key)}
 
     target_pipeline, target_stage, specs = await _target_stage(session, ctx, command)
     custom = _merged_custom_fields(ctx, specs, target_pipeline.id, sent.get("custom_fields"))
-
-    link_changes = {key: sent[key] for key in DealLinks.model_fields if key in sent}
-    merged_links = DealLinks(
-        **{**_current_links(ctx), **link_changes},
-    )
+    merged_links = DealLinks(**{**_current_links(ctx), **{k: sent[k] for k in DealLinks.model_fields if k in sent}})
     links = await check_links(session, merged_links)
 
-    simple = {
-        key: value
-        for key, value in sent.items()
-        if key not in {*DealLinks.model_fields, "custom_fields", "pipeline_id", "stage_id"}
-    }
-    for key, value in simple.items():
-        setattr(deal, key, value)
-    for key in ("company_id", "client_legal_entity_id", "our_legal_entity_id", "project_id"):
-        setattr(deal, key, getattr(merged_links, key))
-    deal.primary_contact_id = links.primary_contact_id
-    if "primary_contact_id" in sent or "contact_ids" in sent:
-        _apply_contact_display(deal, links.primary_contact)
-    deal.custom_fields = custom
-
+    _assign(deal, sent, merged_links, links, custom)
     _check_stage_rules(ctx, target_stage, rule_values(deal, links.contact_ids))
-    changed = [
-        key for key in sent if key not in ("pipeline_id", "stage_id") and before.get(key) != getattr(deal, key, None)
-    ]
-    if "contact_ids" in sent and links.contact_ids != ctx.contact_ids:
+
+    changed = [key for key, value in before.items() if value != getattr(deal, key)]
+    if links.contact_ids != ctx.contact_ids:
         await _store_contacts(session, deal.id, links.contact_ids)
         changed.append("contact_ids")
-    if "custom_fields" in sent and "custom_fields" not in changed:
-        changed.append("custom_fields")
+    moved = target_stage.id != ctx.stage.id
+    if not changed and not moved:
+        return DealResult(deal_state(deal, ctx.stage, ctx.contact_ids), links.warnings)
+
     now = utcnow()
-    if target_stage.id != ctx.stage.id:
+    if changed:
+        values = {key: to_jsonable_python(getattr(deal, key)) for key in changed if hasattr(deal, key)}
+        add_timeline(session, deal.id, "updated", origin, {"changed": sorted(changed), "values": values})
+    if moved:
         _move(session, ctx, target_pipeline, target_stage, origin=origin, now=now)
-        changed += ["stage_id", "stage_name", "stage_semantics"] + (
-            ["pipeline_id"] if target_pipeline.id != ctx.pipeline.id else []
-        )
-    elif changed:
-        add_timeline(session, deal.id, "updated", origin, {"changed": sorted(set(changed))})
+        changed += ["stage_id", "stage_name", "stage_semantics"]
+        changed += ["pipeline_id"] if target_pipeline.id != ctx.pipeline.id else []
     ctx.stage, ctx.pipeline, ctx.specs, ctx.contact_ids = target_stage, target_pipeline, specs, links.contact_ids
     state = await save_change(session, settings, ctx, origin, sorted(set(changed)), touched=True, now=now)
     return DealResult(state, links.warnings)
+
+
+def _assign(deal: Deal, sent: dict[str, Any], links: DealLinks, checked: LinkCheck, custom: dict[str, Any]) -> None:
+    """Set the deal's plain fields as sent, its links as checked, and its custom fields as merged."""
+    for key, value in sent.items():
+        if key not in {*DealLinks.model_fields, "custom_fields", "pipeline_id", "stage_id"}:
+            setattr(deal, key, value)
+    for key in ("company_id", "client_legal_entity_id", "our_legal_entity_id", "project_id"):
+        setattr(deal, key, getattr(links, key))
+    deal.primary_contact_id = checked.primary_contact_id
+    if "primary_contact_id" in sent or "contact_ids" in sent:
+        _apply_contact_display(deal, checked.primary_contact)
+    deal.custom_fields = custom
 
 
 def _current_links(ctx: DealContext) -> dict[str, Any]:

@@ -127,8 +127,9 @@ async def _create(request: Request, user: Principal, kind: RecordKind, fields: B
 async def _require_entity_write(session: AsyncSession, guard: Guard, fields: BaseModel, action: str) -> None:
     """Creating a client's legal entity takes the right to update its company; ours takes level all."""
     values = fields.model_dump(include={"company_id", "is_own"})
-    if values["company_id"] is None and not values["is_own"]:
-        return  # create_record rejects it with a 422 that names company_id
+    company = await session.get(Company, values["company_id"]) if values["company_id"] else None
+    if company is None and not values["is_own"]:
+        return  # create_record rejects a missing company with a 422 that names company_id
     probe = LEGAL_ENTITIES.table(id=uuid.uuid4(), **values)
     await guard.require(session, "legal_entity", "update" if action == "create" else action, probe)  # type: ignore[arg-type]
 

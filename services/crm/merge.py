@@ -30,7 +30,7 @@ from services.crm.handlers import add_timeline, deal_context, save_change
 from services.crm.tables import Contact, Deal, DealContact, LegalEntity, Project
 
 LIST_FIELDS = frozenset({"phones", "emails", "email_domains"})
-#: Fields that say who may see the record; they never move from the source.
+#: Access fields decide who may read the record, so the source never passes them to the target.
 ACCESS_FIELDS = frozenset({"owner_id", "department", "workgroup"})
 
 

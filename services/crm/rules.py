@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -60,8 +61,8 @@ def coerce_value(spec: FieldSpec, value: Any) -> Any:
             raise ValueError(f"expected at most {MAX_TEXT} characters")
         return value.strip() if kind == "user" else value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("expected a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError("expected a finite number")
         return value
     if kind == "yes_no":
         if not isinstance(value, bool):

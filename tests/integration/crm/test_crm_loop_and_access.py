@@ -147,12 +147,28 @@ async def test_task_result_marks_deal(crm: Crm) -> None:
     events = await crm.events("crm.deals", deal["id"], 2)
     assert events[-1]["data"]["deal"]["markers"][0]["kind"] == "task_result"
 
+    until = datetime.now(UTC) + timedelta(days=1)
+    snoozed = await crm.client.post(
+        f"/deals/{deal['id']}/markers/task_result/snooze",
+        json={"reason": "Waiting for the client's reply", "until": until.isoformat()},
+        headers=ADMIN,
+    )
+    assert snoozed.status_code == 200, snoozed.text
+    assert snoozed.json()["markers"] == []
+    runtime = crm.runtime
+    await refresh_open_deal_markers(runtime.sessionmaker, runtime.settings, now=until + timedelta(minutes=1))
+    back = (await crm.client.get(f"/deals/{deal['id']}", headers=ADMIN)).json()
+    assert [m["kind"] for m in back["markers"]] == ["task_result"]
+
     qualified = board["stages"][1]["id"]
     moved = await crm.client.patch(f"/deals/{deal['id']}", json={"stage_id": qualified}, headers=ADMIN)
     assert moved.status_code == 200, moved.text
     assert moved.json()["markers"] == []
-    cleared = await crm.events("crm.deals", deal["id"], 3)
-    assert cleared[-1]["data"]["deal"]["markers"] == []
+    cleared = await crm.events("crm.deals", deal["id"], 5)
+    assert [m["kind"] for m in cleared[2]["data"]["deal"]["markers"]] == []
+    assert [m["kind"] for m in cleared[3]["data"]["deal"]["markers"]] == ["task_result"]
+    assert cleared[4]["data"]["deal"]["markers"] == []
+    assert cleared[4]["data"]["deal"]["stage_name"] == "Qualified"
 
 
 async def test_task_done_before_update_no_marker(crm: Crm) -> None:
