@@ -77,7 +77,15 @@ class Crm:
 
 
 @pytest.fixture
-async def crm(servers: Servers, database_url: str, topic_prefix: str) -> AsyncIterator[Crm]:
+def crm_overrides() -> dict[str, Any]:
+    """Settings of the CRM under test besides the servers; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def crm(
+    servers: Servers, database_url: str, topic_prefix: str, crm_overrides: dict[str, Any]
+) -> AsyncIterator[Crm]:
     settings = CrmSettings(
         database_url=database_url,
         kafka_bootstrap_servers=servers.kafka,
@@ -85,6 +93,7 @@ async def crm(servers: Servers, database_url: str, topic_prefix: str) -> AsyncIt
         jwt_secret_key=JWT_KEY,
         environment="test",
         marker_refresh_seconds=3600,
+        **crm_overrides,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

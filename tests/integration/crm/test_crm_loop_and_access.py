@@ -263,3 +263,25 @@ async def test_restricted_reference_and_403(crm: Crm) -> None:
     card = (await crm.client.get(f"/deals/{own_deal['id']}/card", headers=SALES)).json()
     assert card["company"]["status"] == "ok"
     assert card["company"]["record"]["name"] == "Visible"
+
+
+async def test_comment_clears_task_marker(crm: Crm) -> None:
+    deal = await create(crm, "/deals", {"title": "Talk", "next_step": "Wait for the result"})
+    task_id = uuid.uuid4()
+    done = task_event(
+        task_id,
+        1,
+        "done",
+        ClientReference(deal_id=uuid.UUID(deal["id"])),
+        finished_at=datetime.now(UTC) + timedelta(seconds=1),
+    )
+    await crm.publish("tasks.tasks", [done])
+
+    async def marked() -> bool:
+        state = (await crm.client.get(f"/deals/{deal['id']}", headers=ADMIN)).json()
+        return [m["kind"] for m in state["markers"]] == ["task_result"]
+
+    await eventually(marked, timeout=30)
+    commented = await crm.client.post(f"/deals/{deal['id']}/comments", json={"text": "Seen, thanks"}, headers=ADMIN)
+    assert commented.status_code == 201, commented.text
+    assert commented.json()["markers"] == []
