@@ -129,7 +129,7 @@ class DealMarker(BaseModel):
 
     kind: MarkerKind = Field(
         description=(
-            "task_result: a linked task was completed or accepted after the deal's last update; "
+            "task_result: a linked task was completed or accepted after a person last updated the deal; "
             "no_next_step: neither a next step nor an open task; next_step_overdue: the next step's due "
             "date has passed; stale_in_stage: the deal stayed longer than its stage allows."
         )
