@@ -524,8 +524,8 @@ async def list_attention(
 
 
 async def _deal_list(request: Request, user: Principal, query: Any) -> dict[str, Any]:
-    # NOTE: each deal loads its stage, pipeline and contacts separately (a few queries per deal); lists are
-    # capped at 200 to 1000 rows, and a join would be needed before pages grow larger.
+    # NOTE: each deal loads its stage, pipeline and contacts with separate queries. Lists are capped at
+    # 200 to 1000 rows, so larger pages would need a join instead.
     async with _session(request, user, write=False) as (session, guard):
         items: list[DealState] = []
         for deal in await session.scalars(query):

@@ -34,7 +34,7 @@ async def test_pipeline_rights_apply_per_pipeline(crm: Crm) -> None:
     assert hidden.status_code == 403
     assert hidden.json()["owner"] == {"id": "u-admin", "department": "sales"}
 
-    # With read level "own", a colleague of the same department no longer sees the admin's deal.
+    # With read level "own", a colleague of the same department may no longer read the admin's deal.
     colleague = await crm.client.get(f"/deals/{sales_deal['id']}", headers=EMPLOYEE)
     assert colleague.status_code == 403
     assert colleague.json()["reason"] == "you may read only records you own"
