@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, Protocol
 
+from sqlalchemy import ColumnElement, and_, false, or_, true
+
 from servicekit.auth import Principal
 
 Action = Literal["read", "create", "update", "delete"]
@@ -117,6 +119,45 @@ class AccessPolicy:
         if level == Level.DEPARTMENT:
             return Decision(False, "the record belongs to another department")
         return Decision(False, f"you may {action} only records you own")
+
+    def condition(
+        self,
+        user: Principal,
+        entity: str,
+        action: Action,
+        table: Any,
+        *,
+        pipeline_keys: dict[Any, str] | None = None,
+    ) -> ColumnElement[bool]:
+        """Return the SQL condition that selects the rows ``check`` allows, so lists filter before LIMIT.
+
+        For deals with ``pipeline_keys`` (pipeline id to key) each pipeline gets its own level.
+        """
+        if pipeline_keys is not None:
+            per_pipeline = [
+                and_(
+                    table.pipeline_id == pipeline_id,
+                    self._level_condition(self.level(user, entity, action, pipeline_key=key), user, table),
+                )
+                for pipeline_id, key in pipeline_keys.items()
+            ]
+            return or_(*per_pipeline) if per_pipeline else false()
+        return self._level_condition(self.level(user, entity, action), user, table)
+
+    @staticmethod
+    def _level_condition(level: Level, user: Principal, table: Any) -> ColumnElement[bool]:
+        if level == Level.ALL:
+            return true()
+        if level == Level.NONE:
+            return false()
+        is_owner = and_(table.owner_id.is_not(None), table.owner_id == user.user_id)
+        if level == Level.OWN or not user.department:
+            return is_owner
+        same_department = and_(table.department.is_not(None), table.department == user.department)
+        if hasattr(table, "workgroup"):
+            member = or_(table.workgroup.is_(None), table.workgroup.in_(user.workgroups or [""]))
+            same_department = and_(same_department, member)
+        return or_(is_owner, same_department)
 
 
 def _plural(entity: str) -> str:

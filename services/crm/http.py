@@ -495,14 +495,14 @@ async def list_deals(
     owner_id: str | None = None,
 ) -> dict[str, Any]:
     """List the deals the user may read, optionally the one made from an intake request."""
-    query = select(Deal).where(Deal.deleted.is_(False)).order_by(Deal.created_at.desc()).limit(200)
+    query = select(Deal).where(Deal.deleted.is_(False)).order_by(Deal.created_at.desc())
     if request_id is not None:
         query = query.where(Deal.request_id == request_id)
     if company_id is not None:
         query = query.where(Deal.company_id == company_id)
     if owner_id is not None:
         query = query.where(Deal.owner_id == owner_id)
-    return await _deal_list(request, user, query)
+    return await _deal_list(request, user, query, limit=200)
 
 
 @router.get("/deals/attention")
@@ -514,21 +514,23 @@ async def list_attention(
         select(Deal)
         .where(Deal.deleted.is_(False), func.json_array_length(Deal.markers) > 0)
         .order_by(Deal.updated_at.desc())
-        .limit(1000)
     )
     if owner_id is not None:
         query = query.where(Deal.owner_id == owner_id)
-    listing = await _deal_list(request, user, query)
+    listing = await _deal_list(request, user, query, limit=1000)
     items = [item for item in listing["items"] if marker is None or any(m.kind == marker for m in item.markers)]
     return {"items": items[:200], "count": len(items)}
 
 
-async def _deal_list(request: Request, user: Principal, query: Any) -> dict[str, Any]:
+async def _deal_list(request: Request, user: Principal, query: Any, *, limit: int) -> dict[str, Any]:
     # NOTE: each deal loads its stage, pipeline and contacts with separate queries. Lists are capped at
     # 200 to 1000 rows, so larger pages would need a join instead.
     async with _session(request, user, write=False) as (session, guard):
         items: list[DealState] = []
-        for deal in await session.scalars(query):
+        # Filtering in SQL before LIMIT keeps readable deals from being crowded out by hidden ones;
+        # the per-row check below stays the authority.
+        readable = guard.policy.condition(user, "deal", "read", Deal, pipeline_keys=guard.pipeline_keys)
+        for deal in await session.scalars(query.where(readable).limit(limit)):
             if (await guard.decide(session, "deal", "read", deal)).allowed:
                 ctx = await deal_context(session, deal)
                 items.append(deal_state(deal, ctx.stage, ctx.contact_ids))
