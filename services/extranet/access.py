@@ -210,6 +210,8 @@ async def accept_invitation(
         created_at=now(),
     )
     session.add(user)
+    # Flushed now, because a session row that refers to the user may be added next in this transaction.
+    await session.flush()
     invitation.accepted_at = now()
     invitation.portal_user_id = user.id
     invitation.version += 1
