@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, EmailStr, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import Actor, ActorType
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 PASSWORD_HASHER = PasswordHasher()
 # A failed sign-in is delayed by the per-failure delay times the failures in a row, up to this cap.
 MAX_SIGN_IN_DELAY_SECONDS = 5.0
+# Stored for a user who accepted by one-time link: argon2 rejects it as a hash, so no password matches.
+NO_PASSWORD = "!"  # noqa: S105 - a marker that no password matches, not a secret
 # Verified when the e-mail is unknown, so an unknown address costs as much time as a wrong password.
 _DUMMY_HASH = PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
 
@@ -58,10 +60,14 @@ class CreateInvitation(BaseModel):
 
 
 class AcceptInvitation(BaseModel):
-    """Accept an invitation by choosing a password."""
+    """Accept an invitation by choosing a password, or without one as a one-time sign-in link."""
 
     token: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
+    password: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="New password; without it the invitation signs the person in once and sets no password.",
+    )
 
 
 @dataclass(frozen=True)
@@ -192,12 +198,33 @@ async def accept_invitation(
     )
     _check_invitation(invitation)
     assert invitation is not None  # _check_invitation raised otherwise
-    if len(command.password) < settings.password_min_length:
+    if command.password is not None and len(command.password) < settings.password_min_length:
         raise ValidationFailed(
             f"password must have at least {settings.password_min_length} characters", field="password"
         )
-    if await session.scalar(select(func.count()).select_from(PortalUser).where(PortalUser.email == invitation.email)):
-        raise Conflict(f"a portal user with e-mail {invitation.email} exists already; sign in instead")
+    password_hash = PASSWORD_HASHER.hash(command.password) if command.password is not None else NO_PASSWORD
+
+    existing = await session.scalar(select(PortalUser).where(PortalUser.email == invitation.email).with_for_update())
+    if existing is not None:
+        # A new invitation to an existing user is a one-time link, or a password reset when it sets one.
+        if existing.company_id != invitation.company_id or existing.revoked_at is not None:
+            raise Conflict(f"portal user {invitation.email} belongs to another company or was revoked", field="token")
+        if command.password is not None:
+            existing.password_hash = password_hash
+        _spend(invitation, existing)
+        state = invitation_state(invitation)
+        actor = Actor(type=ActorType.PORTAL_USER, id=str(existing.id))
+        _record(
+            session,
+            settings,
+            event_class=InvitationAccepted,
+            aggregate_id=invitation.id,
+            version=invitation.version,
+            data=state,
+            actor=actor,
+            correlation_id=correlation_id,
+        )
+        return existing
 
     user = PortalUser(
         id=uuid.uuid4(),
@@ -205,16 +232,14 @@ async def accept_invitation(
         company_id=invitation.company_id,
         contact_id=invitation.contact_id,
         email=invitation.email,
-        password_hash=PASSWORD_HASHER.hash(command.password),
+        password_hash=password_hash,
         failed_sign_ins=0,
         created_at=now(),
     )
     session.add(user)
     # Flushed now, because a session row that refers to the user may be added next in this transaction.
     await session.flush()
-    invitation.accepted_at = now()
-    invitation.portal_user_id = user.id
-    invitation.version += 1
+    _spend(invitation, user)
 
     actor = Actor(type=ActorType.PORTAL_USER, id=str(user.id))
     _record(
@@ -239,6 +264,12 @@ async def accept_invitation(
         correlation_id=correlation_id,
     )
     return user
+
+
+def _spend(invitation: Invitation, user: PortalUser) -> None:
+    invitation.accepted_at = now()
+    invitation.portal_user_id = user.id
+    invitation.version += 1
 
 
 def _check_invitation(invitation: Invitation | None) -> None:

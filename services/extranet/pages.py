@@ -28,7 +28,8 @@ def accept_page(token: str, csrf_token: str, error: str | None = None) -> str:
         f"<input type='hidden' name='token' value='{escape(token)}'>"
         f"<input type='hidden' name='csrf_token' value='{escape(csrf_token)}'>"
         "<label for='password'>Choose a password</label>"
-        "<input id='password' type='password' name='password' autocomplete='new-password' required>"
+        "<input id='password' type='password' name='password' autocomplete='new-password'>"
+        "<p class='empty'>Leave it empty to sign in once with this link; you will need a new invitation next time.</p>"
         "<button type='submit'>Accept and sign in</button></form></section>"
     )
     return page("Client portal", body)

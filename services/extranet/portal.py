@@ -178,13 +178,13 @@ async def accept_form(request: Request, token: str = "") -> HTMLResponse:
 async def accept_submit(
     request: Request,
     token: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1000)],
+    password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Accept an invitation from the form, sign in, and go to the portal."""
+    """Accept an invitation from the form, sign in, and go to the portal; an empty password means a one-time link."""
     _check_form_csrf(request, csrf_token)
     try:
-        signed_in = await _accept(request, AcceptInvitation(token=token, password=password))
+        signed_in = await _accept(request, AcceptInvitation(token=token, password=password or None))
     except ServiceError as exc:
         html = pages.accept_page(token, csrf_token, error=exc.message)
         return HTMLResponse(html, status_code=exc.status_code)

@@ -137,6 +137,52 @@ async def test_invitation_token_is_single_use(extranet: ServiceProcess, database
         assert "expired" in response.json()["message"]
 
 
+async def test_invitation_as_one_time_link(extranet: ServiceProcess) -> None:
+    company_id = uuid.uuid4()
+    async with httpx.AsyncClient(base_url=extranet.url, timeout=30) as client:
+        first = await invite(client, company_id, "link@client.example")
+        accepted = await client.post("/portal/api/accept", json={"token": first["token"]})
+        assert accepted.status_code == 201, accepted.text
+        user_id = accepted.json()["portal_user_id"]
+        session = await client.get("/portal/api/session", headers=as_portal_user(session_cookie(accepted)))
+        assert session.json()["email"] == "link@client.example"
+
+        # No password was set, so none signs in.
+        response = await client.post("/portal/api/sign-in", json={"email": "link@client.example", "password": "!"})
+        assert response.status_code == 401
+
+        second = await invite(client, company_id, "link@client.example")
+        again = await client.post("/portal/api/accept", json={"token": second["token"]})
+        assert again.status_code == 201
+        assert again.json()["portal_user_id"] == user_id
+        reused = await client.post("/portal/api/accept", json={"token": second["token"]})
+        assert reused.status_code == 400
+
+        other_company = await invite(client, uuid.uuid4(), "link@client.example")
+        response = await client.post("/portal/api/accept", json={"token": other_company["token"]})
+        assert response.status_code == 409
+
+
+async def test_staff_of_other_department_is_refused(
+    servers: Servers, extranet: ServiceProcess, topic_prefix: str
+) -> None:
+    company_id = uuid.uuid4()
+    await publish(servers.kafka, topic_prefix + Topic.CRM_COMPANIES, [company_event(company_id, "Romashka", "sales")])
+    sales = {"Authorization": "Bearer " + issue_token(DEVELOPMENT_JWT_KEY, "u-2", department="sales")}
+    support = {"Authorization": "Bearer " + issue_token(DEVELOPMENT_JWT_KEY, "u-3", department="support")}
+    async with httpx.AsyncClient(base_url=extranet.url, timeout=30) as client:
+
+        async def company_known() -> bool:
+            return (await client.get(f"/companies/{company_id}/policy", headers=sales)).status_code == 200
+
+        await eventually(company_known)
+        refused = await client.put(f"/companies/{company_id}/policy", json={"deals": "all"}, headers=support)
+        assert refused.status_code == 403
+        assert refused.json()["status"] == "restricted"
+        assert (await client.get(f"/companies/{company_id}/audit", headers=support)).status_code == 403
+        assert (await client.get(f"/companies/{company_id}/policy")).status_code == 401
+
+
 async def test_wrong_passwords_slow_down_then_lock(extranet: ServiceProcess) -> None:
     async with httpx.AsyncClient(base_url=extranet.url, timeout=30) as client:
         invitation = await invite(client, uuid.uuid4(), "lock@client.example")
