@@ -1,7 +1,7 @@
 """The sharing policy of a client company and the rule that turns source candidates into view rows.
 
 Every function here is pure: it decides from the policy and one candidate which view row, if any,
-the client may see. The projection writes exactly these rows, so the view never holds a field that
+the client may see. The projection writes exactly these rows, so the view never contains a field that
 the policy forbids.
 """
 
@@ -37,7 +37,7 @@ class DealFields(BaseModel):
 
 
 class SharingPolicy(BaseModel):
-    """What a client company's portal users see; the default shares nothing."""
+    """Sharing rules of one client company; the default shares nothing."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

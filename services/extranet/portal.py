@@ -1,6 +1,6 @@
 """Portal routes for the client's people: accept an invitation, sign in, see the view, download.
 
-Sessions live in an HttpOnly, SameSite=Lax cookie (Secure unless configured otherwise) that holds a
+Sessions live in an HttpOnly, SameSite=Lax cookie (Secure unless configured otherwise) that contains a
 random token; the database stores only its hash. State-changing form posts carry a CSRF token: before
 sign-in a double-submit cookie, after it the session's own token. JSON requests must be sent as
 ``application/json`` (or carry ``X-CSRF-Token``), which a cross-site form cannot do.
@@ -333,7 +333,7 @@ async def _download(
 
     reader: ContentReader = runtime.extras["content_reader"]
     chunks = reader.open(kind, object_id)
-    # Read the first chunk before answering, so a failed fetch becomes a 502 and not a cut-off body.
+    # Read the first chunk before the response starts, so a failed fetch becomes a 502 and not a cut-off body.
     first = await anext(chunks, b"")
     return StreamingResponse(
         _prepend(first, chunks),

@@ -1,8 +1,8 @@
 """Reading shared file bytes for portal downloads.
 
-NOTE: the documents service owns the bytes and will serve them at ``GET /versions/{version_id}/content``
-and ``GET /files/{file_id}/content`` for a service token; those routes do not exist yet, so tests
-serve the bytes from a small fake HTTP server on 127.0.0.1 that speaks the same two routes.
+NOTE: the documents service owns the bytes and is to serve them at ``GET /versions/{version_id}/content``
+and ``GET /files/{file_id}/content`` to a bearer service token. Those routes do not exist yet, so the
+tests serve the bytes from a small fake HTTP server on 127.0.0.1 with the same two routes.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class DocumentsContentReader:
                 "GET", url, headers={"Authorization": f"Bearer {self._token()}"}
             ) as response:
                 if response.status_code != 200:
-                    raise DownloadFailed(f"documents service answered {response.status_code} for {url}")
+                    raise DownloadFailed(f"documents service returned HTTP {response.status_code} for {url}")
                 yield response
         except httpx.HTTPError as exc:
             raise DownloadFailed(f"documents service at {url} failed: {exc}") from exc

@@ -213,7 +213,7 @@ class PortalUser(Base):
 
 
 class PortalSession(Base):
-    """A signed-in browser; the cookie holds the token, the table only its SHA-256."""
+    """A signed-in browser. The cookie contains the token, and the table only its SHA-256."""
 
     __tablename__ = "portal_sessions"
 

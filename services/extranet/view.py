@@ -50,7 +50,7 @@ class PortalFile(BaseModel):
 
 
 class PortalView(BaseModel):
-    """Everything a portal user of one company sees; staff preview returns the same document."""
+    """Everything shown to the portal users of one company; the staff preview returns the same document."""
 
     company_id: uuid.UUID
     company_name: str | None = None
@@ -61,7 +61,7 @@ class PortalView(BaseModel):
 
 
 class ViewDiff(BaseModel):
-    """What a proposed policy would newly expose, and what it would hide, compared with the current view."""
+    """Difference between the current view and the view under a proposed policy."""
 
     newly_exposed: PortalView
     newly_exposed_fields: list[str] = Field(

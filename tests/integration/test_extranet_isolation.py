@@ -1,4 +1,4 @@
-"""Property: whatever the policies and data, client A's view holds nothing of client B and nothing internal.
+"""Property: whatever the policies and data, client A's view contains nothing of client B and nothing internal.
 
 The events go through the extranet's real consumers into a migrated SQLite database, and the view is
 read with the same function that serves ``GET /portal/api/view`` and the staff preview.
@@ -287,7 +287,7 @@ def test_client_sees_only_its_shared_records(
         assert str(draft_id) not in dump
         assert draft_id.hex not in dump
 
-    # Fields the policy forbids are empty, and A sees exactly what its policy shares.
+    # Fields the policy forbids are empty, and A receives exactly what its policy shares.
     fields = policy_a.deal_fields
     for deal in view.deals:
         assert fields.amount or (deal.amount is None and deal.currency is None)
