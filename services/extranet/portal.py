@@ -9,6 +9,7 @@ sign-in a double-submit cookie, after it the session's own token. JSON requests 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,8 @@ from services.extranet.settings import ExtranetSettings
 from services.extranet.storage import ContentReader
 from services.extranet.tables import PortalSession, PortalUser, ViewFile, ViewVersion
 from services.extranet.view import PortalView, read_view
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/portal")
 
@@ -186,6 +189,7 @@ async def accept_submit(
     try:
         signed_in = await _accept(request, AcceptInvitation(token=token, password=password or None))
     except ServiceError as exc:
+        logger.info("invitation acceptance from the form failed: %s", exc.code)
         html = pages.accept_page(token, csrf_token, error=exc.message)
         return HTMLResponse(html, status_code=exc.status_code)
     response = RedirectResponse("/portal", status_code=303)
@@ -220,6 +224,7 @@ async def sign_in_submit(
     try:
         signed_in = await _sign_in(request, email, password)
     except ServiceError as exc:
+        logger.info("sign-in from the form failed: %s", exc.code)
         return HTMLResponse(pages.sign_in_page(csrf_token, error=exc.message, email=email), status_code=exc.status_code)
     response = RedirectResponse("/portal", status_code=303)
     _set_session_cookie(response, _settings(request), signed_in)
