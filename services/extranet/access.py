@@ -456,3 +456,9 @@ def _record(
         data=data,
     )
     record_event(session, settings.topic(Topic.EXTRANET_ACCESS), event)
+
+
+async def delete_expired_sessions(session: AsyncSession) -> int:
+    """Delete portal sessions past their expiry and return how many there were."""
+    result = await session.execute(delete(PortalSession).where(PortalSession.expires_at <= now()))
+    return int(getattr(result, "rowcount", 0) or 0)

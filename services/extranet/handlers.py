@@ -33,16 +33,25 @@ from services.extranet.tables import (
 
 
 async def load_policy(session: AsyncSession, company_id: uuid.UUID | None) -> SharingPolicy:
-    """Return the company's policy; a company without one shares nothing."""
+    """Return the company's policy in force; a deleted company, or one without a policy, shares nothing."""
     if company_id is None:
         return SharingPolicy()
     row = await session.get(SharingPolicyRow, company_id)
-    return SharingPolicy.model_validate(row.policy) if row is not None else SharingPolicy()
+    policy = SharingPolicy.model_validate(row.policy) if row is not None else SharingPolicy()
+    return await effective_policy(session, company_id, policy)
+
+
+async def effective_policy(session: AsyncSession, company_id: uuid.UUID, policy: SharingPolicy) -> SharingPolicy:
+    """Return ``policy``, or the policy that shares nothing when the company was deleted in CRM."""
+    company = await session.get(SourceCompany, company_id)
+    return SharingPolicy() if company is not None and company.deleted else policy
 
 
 async def project_company(session: AsyncSession, event: CompanyCreated | CompanyUpdated) -> None:
-    """Keep the company's name and managing department."""
+    """Keep the company's name and managing department; deleting the company empties its view."""
     company = event.data
+    previous = await session.get(SourceCompany, company.id)
+    was_deleted = previous is not None and previous.deleted
     await session.merge(
         SourceCompany(
             company_id=company.id,
@@ -52,6 +61,8 @@ async def project_company(session: AsyncSession, event: CompanyCreated | Company
             deleted=company.deleted,
         )
     )
+    if company.deleted != was_deleted:
+        await materialize_company(session, company.id, await load_policy(session, company.id))
 
 
 async def project_contact(session: AsyncSession, event: ContactCreated | ContactUpdated) -> None:

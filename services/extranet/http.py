@@ -24,7 +24,7 @@ from services.extranet.access import (
     revoke_invitation,
     revoke_portal_user,
 )
-from services.extranet.handlers import compute_view_rows, materialize_company
+from services.extranet.handlers import compute_view_rows, effective_policy, materialize_company
 from services.extranet.policy import SharingPolicy
 from services.extranet.settings import ExtranetSettings
 from services.extranet.tables import AccessLogEntry, Invitation, PortalUser, SharingPolicyRow, SourceCompany
@@ -115,7 +115,7 @@ async def put_policy(request: Request, company_id: uuid.UUID, body: SharingPolic
         await _authorize(session, user, company_id)
         row = SharingPolicyRow(company_id=company_id, policy=body.model_dump(mode="json"), updated_by=user.user_id)
         row = await session.merge(row)
-        await materialize_company(session, company_id, body)
+        await materialize_company(session, company_id, await effective_policy(session, company_id, body))
     return PolicyOut(company_id=company_id, policy=body, updated_by=row.updated_by, updated_at=row.updated_at)
 
 
@@ -125,7 +125,7 @@ async def preview_policy(request: Request, company_id: uuid.UUID, body: SharingP
     async with _runtime(request).sessionmaker() as session:
         await _authorize(session, user, company_id)
         current = await read_view(session, company_id)
-        rows = await compute_view_rows(session, company_id, body)
+        rows = await compute_view_rows(session, company_id, await effective_policy(session, company_id, body))
         proposed = build_view(company_id, await company_name(session, company_id), rows)
     return diff_views(current, proposed)
 

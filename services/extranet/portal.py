@@ -37,7 +37,8 @@ from services.extranet.access import (
     record_access,
     start_session,
 )
-from services.extranet.errors import CsrfRejected
+from services.extranet.errors import CsrfRejected, SignInLocked
+from services.extranet.ratelimit import SlidingWindowLimiter
 from services.extranet.settings import ExtranetSettings
 from services.extranet.storage import ContentReader
 from services.extranet.tables import PortalSession, PortalUser, ViewFile, ViewVersion
@@ -143,7 +144,20 @@ def _check_form_csrf(request: Request, given: str) -> None:
         raise CsrfRejected("the form's CSRF token is missing or wrong; reload the page and submit again")
 
 
+def _limit_attempts(request: Request) -> None:
+    limiter: SlidingWindowLimiter = _runtime(request).extras["sign_in_limiter"]
+    address = request.client.host if request.client else "unknown"
+    retry_after = limiter.hit(address)
+    if retry_after is not None:
+        seconds = int(retry_after) + 1
+        logger.warning("sign-in attempts from %s over the limit; rejected for %s s", address, seconds)
+        raise SignInLocked(
+            f"too many sign-in attempts from this address; try again in {seconds} s", retry_after_seconds=seconds
+        )
+
+
 async def _accept(request: Request, command: AcceptInvitation) -> SignedIn:
+    _limit_attempts(request)
     runtime = _runtime(request)
     settings = _settings(request)
     async with runtime.sessionmaker() as session, session.begin():
@@ -154,6 +168,7 @@ async def _accept(request: Request, command: AcceptInvitation) -> SignedIn:
 
 
 async def _sign_in(request: Request, email: str, password: str) -> SignedIn:
+    _limit_attempts(request)
     settings = _settings(request)
     async with _runtime(request).sessionmaker() as session, session.begin():
         result = await check_password(session, settings, email, password)

@@ -306,3 +306,31 @@ def expected_deals(policy: SharingPolicy, client: Client) -> set[uuid.UUID]:
     if policy.deals == "chosen":
         return set(client.deal_ids) & set(policy.deal_ids)
     return set()
+
+
+async def test_deleted_company_view_is_emptied(sqlite_url: str) -> None:
+    company_id, deal_id = uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(sqlite_url)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session, session.begin():
+            for table in reversed(metadata.sorted_tables):
+                await session.execute(delete(table))
+            policy = SharingPolicy(deals="all")
+            await session.merge(
+                SharingPolicyRow(company_id=company_id, policy=policy.model_dump(mode="json"), updated_by="u")
+            )
+            await project_company(session, company_event(company_id, "Romashka"))
+            await project_deal(session, deal_event(deal_id, company_id))
+        async with sessionmaker() as session:
+            assert [deal.id for deal in (await read_view(session, company_id)).deals] == [deal_id]
+
+        deleted = company_event(company_id, "Romashka")
+        deleted_state = deleted.data.model_copy(update={"deleted": True})
+        async with sessionmaker() as session, session.begin():
+            await project_company(session, deleted.model_copy(update={"aggregate_version": 2, "data": deleted_state}))
+            await project_deal(session, deal_event(deal_id, company_id, version=2, stage_name="Won"))
+        async with sessionmaker() as session:
+            assert (await read_view(session, company_id)).deals == []
+    finally:
+        await engine.dispose()

@@ -56,6 +56,8 @@ async def extranet(
             "DOCUMENTS_URL": documents[1],
             "SIGN_IN_DELAY_SECONDS": str(SIGN_IN_DELAY),
             "SIGN_IN_MAX_FAILURES": "3",
+            "SIGN_IN_ATTEMPTS_PER_MINUTE": "12",
+            "SESSION_SWEEP_SECONDS": "0.5",
             "ENVIRONMENT": "test",
         },
     ).start()
@@ -131,10 +133,24 @@ async def test_invitation_token_is_single_use(extranet: ServiceProcess, database
                 text("UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE id = :id"),
                 {"id": uuid.UUID(expired["invitation"]["id"])},
             )
-        await engine.dispose()
         response = await client.post("/portal/api/accept", json={"token": expired["token"], "password": PASSWORD})
         assert response.status_code == 400
         assert "expired" in response.json()["message"]
+
+        # An expired session is refused at once and deleted by the sweep.
+        portal = as_portal_user(session_cookie(accepted))
+        assert (await client.get("/portal/api/session", headers=portal)).status_code == 200
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE portal_sessions SET expires_at = now() - interval '1 minute'"))
+        assert (await client.get("/portal/api/session", headers=portal)).status_code == 401
+
+        async def swept() -> bool:
+            async with engine.connect() as connection:
+                remaining = await connection.scalar(text("SELECT count(*) FROM portal_sessions"))
+            return bool(remaining == 0)
+
+        await eventually(swept)
+        await engine.dispose()
 
 
 async def test_invitation_as_one_time_link(extranet: ServiceProcess) -> None:
@@ -208,6 +224,16 @@ async def test_wrong_passwords_slow_down_then_lock(extranet: ServiceProcess) -> 
 
         unknown = await client.post("/portal/api/sign-in", json={"email": "nobody@client.example", "password": "x"})
         assert unknown.status_code == 401
+
+        # Guessing across many accounts from one address meets the per-address limit instead.
+        statuses = []
+        for number in range(12):
+            response = await client.post(
+                "/portal/api/sign-in", json={"email": f"guess{number}@client.example", "password": "x"}
+            )
+            statuses.append(response.status_code)
+        assert statuses[-1] == 429
+        assert "this address" in response.json()["message"]
 
         as_form = await client.post(
             "/portal/api/sign-in",
