@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -152,6 +153,9 @@ async def post_invitation(
     runtime.relay.notify()
     # NOTE: no mail is sent yet; the caller delivers accept_url to the invited person.
     accept_url = str(request.url_for("accept_page").include_query_params(token=issued.token))
+    base_url = _settings(request).portal_base_url
+    if base_url is not None:
+        accept_url = base_url.rstrip("/") + "/portal/accept?" + urlencode({"token": issued.token})
     return InvitationOut(invitation=issued.invitation, token=issued.token, accept_url=accept_url)
 
 

@@ -12,6 +12,11 @@ class ExtranetSettings(ServiceSettings):
     documents_url: str = Field(
         default="http://127.0.0.1:8003", description="Base URL of the documents service, which serves file bytes."
     )
+    portal_base_url: str | None = Field(
+        default=None,
+        description="Public base URL of the portal for invitation links; unset means the URL of the staff request.",
+        examples=["https://portal.example.com"],
+    )
     documents_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one download from documents.")
     invitation_ttl_hours: float = Field(default=72.0, gt=0, description="How long an invitation can be accepted.")
     session_ttl_hours: float = Field(default=12.0, gt=0, description="Lifetime of a portal session.")

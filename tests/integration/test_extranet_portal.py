@@ -58,6 +58,7 @@ async def extranet(
             "SIGN_IN_MAX_FAILURES": "3",
             "SIGN_IN_ATTEMPTS_PER_MINUTE": "12",
             "SESSION_SWEEP_SECONDS": "0.5",
+            "PORTAL_BASE_URL": "https://portal.example/",
             "ENVIRONMENT": "test",
         },
     ).start()
@@ -93,7 +94,7 @@ async def test_invitation_token_is_single_use(extranet: ServiceProcess, database
     async with httpx.AsyncClient(base_url=extranet.url, timeout=30) as client:
         first = await invite(client, company_id, "anna@client.example")
         token = first["token"]
-        assert first["accept_url"].endswith(f"/portal/accept?token={token}")
+        assert first["accept_url"] == f"https://portal.example/portal/accept?token={token}"
 
         altered = token[:-1] + ("A" if token[-1] != "A" else "B")
         response = await client.post("/portal/api/accept", json={"token": altered, "password": PASSWORD})
