@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,13 +25,15 @@ from services.extranet.access import (
     revoke_invitation,
     revoke_portal_user,
 )
-from services.extranet.handlers import compute_view_rows, effective_policy, materialize_company
+from services.extranet.handlers import compute_view_rows, effective_policy, load_policy, materialize_company
 from services.extranet.policy import SharingPolicy
 from services.extranet.settings import ExtranetSettings
 from services.extranet.tables import AccessLogEntry, Invitation, PortalUser, SharingPolicyRow, SourceCompany
 from services.extranet.view import PortalView, ViewDiff, build_view, company_name, diff_views, read_view
 
 router = APIRouter()
+
+ShareKind = Literal["document_version", "file", "task"]
 
 
 class PolicyOut(BaseModel):
@@ -45,6 +47,17 @@ class InvitationOut(BaseModel):
     invitation: InvitationState
     token: str
     accept_url: str
+
+
+class SharePreview(BaseModel):
+    """Who would see a record of this kind once it is shared, under the company's current policy."""
+
+    kind: ShareKind
+    exposed: bool = Field(description="True when the policy lets shared records of this kind into the view.")
+    reason: str
+    portal_users: list[str] = Field(
+        default_factory=list, description="E-mails of active portal users who would see it."
+    )
 
 
 class AuditEntry(BaseModel):
@@ -129,6 +142,21 @@ async def preview_policy(request: Request, company_id: uuid.UUID, body: SharingP
         rows = await compute_view_rows(session, company_id, await effective_policy(session, company_id, body))
         proposed = build_view(company_id, await company_name(session, company_id), rows)
     return diff_views(current, proposed)
+
+
+@router.get("/companies/{company_id}/share-preview")
+async def preview_share(request: Request, company_id: uuid.UUID, kind: ShareKind, user: CurrentUser) -> SharePreview:
+    """Tell staff, before they publish a version, share a file or flag a task, which portal users would see it."""
+    async with _runtime(request).sessionmaker() as session:
+        await _authorize(session, user, company_id)
+        policy = await load_policy(session, company_id)
+        exposed = {"document_version": policy.documents, "file": policy.files, "task": policy.tasks}[kind]
+        users = await session.scalars(
+            select(PortalUser.email).where(PortalUser.company_id == company_id, PortalUser.revoked_at.is_(None))
+        )
+        emails = sorted(users) if exposed else []
+    reason = f"the company's policy {'shows' if exposed else 'does not show'} shared records of kind {kind}"
+    return SharePreview(kind=kind, exposed=exposed, reason=reason, portal_users=emails)
 
 
 @router.get("/companies/{company_id}/preview")

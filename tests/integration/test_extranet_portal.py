@@ -322,6 +322,13 @@ async def test_portal_sees_preview_and_revocation(
         accepted = await client.post("/portal/api/accept", json={"token": invitation["token"], "password": PASSWORD})
         portal = as_portal_user(session_cookie(accepted))
 
+        share = await client.get(f"/companies/{company_a}/share-preview?kind=file", headers=STAFF)
+        assert share.json()["exposed"] is True
+        assert share.json()["portal_users"] == ["anna@romashka.example"]
+        share = await client.get(f"/companies/{company_a}/share-preview?kind=draft", headers=STAFF)
+        assert share.status_code == 422
+        assert share.json()["errors"][0]["field"] == "query.kind"
+
         seen = (await client.get("/portal/api/view", headers=portal)).json()
         assert seen == preview
         assert [deal["id"] for deal in seen["deals"]] == [str(deal_a)]
