@@ -50,7 +50,7 @@ class InvitationOut(BaseModel):
 
 
 class SharePreview(BaseModel):
-    """Who would see a record of this kind once it is shared, under the company's current policy."""
+    """Portal users who would see a record of one kind once it is shared, under the current policy."""
 
     kind: ShareKind
     exposed: bool = Field(description="True when the policy lets shared records of this kind into the view.")
