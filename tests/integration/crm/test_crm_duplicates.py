@@ -106,3 +106,17 @@ async def test_card_shows_reference_statuses(crm: Crm) -> None:
     assert card["our_legal_entity"]["record"]["legal_name"] == "Our LLC"
     assert card["project"]["status"] == "deleted"
     assert card["counts"] == {"tasks": 0, "open_tasks": 0, "documents": 0, "files": 0}
+
+
+async def test_company_tax_id_duplicate_restricted(crm: Crm) -> None:
+    hidden = await create(crm, "/companies", {"name": "Vasilek", "tax_id": "7709876543"}, headers=OTHER)
+
+    second = await create(crm, "/companies", {"name": "ООО Василёк", "tax_id": "7709876543"}, headers=SALES)
+
+    [warning] = second["warnings"]
+    assert warning["code"] == "duplicate"
+    [reference] = warning["duplicates"]
+    assert reference["id"] == hidden["id"]
+    assert reference["status"] == "restricted"
+    assert reference["owner"]["id"] is not None
+    assert "Vasilek" not in str(reference)
