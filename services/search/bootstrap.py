@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
-from faststream import AckPolicy
 from opensearchpy import AsyncOpenSearch
 
-from contracts.crm import DealEvent
-from contracts.topics import Topic
+from servicekit.consumers import CONSUMER_ACK_POLICY
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app
+from services.search.documents import SOURCES, Source
 from services.search.http import router
-from services.search.index import DealIndex
+from services.search.index import SearchIndex
 from services.search.settings import SearchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,21 +23,11 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
     settings = settings or SearchSettings()
     runtime = build_runtime(settings, MIGRATIONS, description="Global search over every domain topic.")
     client = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=30)
-    deal_index = DealIndex(client, settings.index_prefix, refresh=settings.refresh_on_write)
-    runtime.extras["deal_index"] = deal_index
+    search_index = SearchIndex(client, settings.index_prefix, refresh=settings.refresh_on_write)
+    runtime.extras["search_index"] = search_index
     runtime.extras["opensearch"] = client
-    deals_topic = runtime.use_topic(Topic.CRM_DEALS, consume=True)
-
-    @runtime.broker.subscriber(
-        deals_topic,
-        group_id=settings.consumer_group,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=f"{deals_topic}:search",
-        description="Indexes each deal's newest state; older versions are ignored by OpenSearch's external versioning.",
-    )
-    async def on_deal_event(event: DealEvent) -> None:
-        await deal_index.apply(event)
+    for source in SOURCES:
+        subscribe_source(runtime, settings, search_index, source)
 
     async def opensearch_ready() -> None:
         if not await client.ping():
@@ -47,13 +37,34 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
         await client.close()
 
     runtime.ready_checks["opensearch"] = opensearch_ready
-    runtime.before_start.append(deal_index.ensure)
+    runtime.before_start.append(search_index.ensure)
     runtime.on_stop.append(close_client)
     return runtime
+
+
+def subscribe_source(runtime: ServiceRuntime, settings: SearchSettings, index: SearchIndex, source: Source) -> None:
+    """Index every event of ``source``'s topic; OpenSearch's external versioning drops older ones."""
+    topic = runtime.use_topic(source.topic, consume=True)
+
+    async def consume(event: Any) -> None:
+        document = source.convert(event)
+        if document is not None:
+            await index.write(document)
+
+    consume.__annotations__["event"] = source.body_type
+    consume.__name__ = f"index_{source.domain.value}"
+    runtime.broker.subscriber(
+        topic,
+        group_id=settings.consumer_group,
+        ack_policy=CONSUMER_ACK_POLICY,
+        auto_offset_reset="earliest",
+        title=f"{topic}:search",
+        description=source.description,
+    )(consume)
 
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
     runtime = create_runtime(settings)
     app = create_http_app(runtime, title="search", routers=[router])
-    app.state.deal_index = runtime.extras["deal_index"]
+    app.state.search_index = runtime.extras["search_index"]
     return app
