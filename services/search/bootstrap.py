@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from opensearchpy import AsyncOpenSearch
 
 from servicekit.consumers import CONSUMER_ACK_POLICY
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app
-from services.search.documents import SOURCES, Source
+from services.search.documents import SOURCE_OF_EVENT, SOURCES, SearchedEvent
 from services.search.http import router
 from services.search.index import SearchIndex
 from services.search.settings import SearchSettings
@@ -26,8 +25,7 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
     search_index = SearchIndex(client, settings.index_prefix, refresh=settings.refresh_on_write)
     runtime.extras["search_index"] = search_index
     runtime.extras["opensearch"] = client
-    for source in SOURCES:
-        subscribe_source(runtime, settings, search_index, source)
+    subscribe_sources(runtime, settings, search_index)
 
     async def opensearch_ready() -> None:
         if not await client.ping():
@@ -42,25 +40,24 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-def subscribe_source(runtime: ServiceRuntime, settings: SearchSettings, index: SearchIndex, source: Source) -> None:
-    """Index every event of ``source``'s topic; OpenSearch's external versioning drops older ones."""
-    topic = runtime.use_topic(source.topic, consume=True)
+def subscribe_sources(runtime: ServiceRuntime, settings: SearchSettings, index: SearchIndex) -> None:
+    """Index every event of every domain topic; OpenSearch's external versioning drops older ones."""
+    topics = [runtime.use_topic(source.topic, consume=True) for source in SOURCES]
 
-    async def consume(event: Any) -> None:
-        document = source.convert(event)
+    async def index_event(event: SearchedEvent) -> None:
+        document = SOURCE_OF_EVENT[type(event)].convert(event)
         if document is not None:
             await index.write(document)
 
-    consume.__annotations__["event"] = source.body_type
-    consume.__name__ = f"index_{source.domain.value}"
     runtime.broker.subscriber(
-        topic,
+        *topics,
         group_id=settings.consumer_group,
         ack_policy=CONSUMER_ACK_POLICY,
         auto_offset_reset="earliest",
-        title=f"{topic}:search",
-        description=source.description,
-    )(consume)
+        title="domain-topics:search",
+        description="Indexes the newest state of every deal, company, contact, legal entity, task, document, "
+        "file and channel conversation; deletes remove the record.",
+    )(index_event)
 
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
