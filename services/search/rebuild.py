@@ -48,6 +48,8 @@ class RebuildReport:
     skipped: int = 0
     invalid: int = 0
     seconds: float = 0.0
+    #: Time of the first pass alone: reading every topic, bulk writes and the closing refresh.
+    load_seconds: float = 0.0
     indices: dict[Domain, str] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
 
@@ -110,8 +112,10 @@ class Rebuild:
 
         consumer = await self._consumer()
         try:
+            load_started = time.perf_counter()
             ends = await self._load(consumer, self._target_new, show_progress=True)
             await self._finish_load()
+            self.report.load_seconds = time.perf_counter() - load_started
             await self._load(consumer, self._target_new, since=ends)
             old = await self._swap_aliases()
             await self._load(consumer, self._target_alias)
