@@ -62,7 +62,7 @@ class SearchDocument:
 
 @dataclass(frozen=True)
 class Access:
-    """Who may read a record besides admins: listed users, one department, listed workgroups, or all staff."""
+    """Readers of a record besides admins: listed users, one department, listed workgroups, or all staff."""
 
     users: Iterable[str | None] = ()
     department: str | None = None
@@ -177,8 +177,8 @@ def contact_document(event: ContactEvent) -> SearchDocument:
 
 def legal_entity_document(event: LegalEntityEvent) -> SearchDocument:
     entity = event.data
-    # NOTE: a client's legal entity carries no owner or department of its own; until search keeps
-    # the company's access beside it, only admins find client entities. Our own entities are public.
+    # NOTE: a client's legal entity carries no owner or department of its own, so only admins find it
+    # until search keeps the company's access beside it. Our own entities are public.
     return build_document(
         event,
         Domain.LEGAL_ENTITY,
@@ -197,8 +197,8 @@ def legal_entity_document(event: LegalEntityEvent) -> SearchDocument:
 
 def task_document(event: TaskEvent) -> SearchDocument:
     task = event.data.task
-    # TODO: readers of the linked deal should also find the task; that needs the deal's access kept
-    # beside the task and rewritten when the deal's owner, department or workgroup changes.
+    # TODO: readers of the linked deal should also find the task. That needs the deal's access stored
+    # beside the task, and rewritten when the deal's owner, department or workgroup changes.
     return build_document(
         event,
         Domain.TASK,
@@ -223,8 +223,8 @@ def task_document(event: TaskEvent) -> SearchDocument:
 
 def document_document(event: DocumentEvent) -> SearchDocument:
     document = event.data.document
-    # TODO: index the text of DOCX and PDF versions; the events carry no file bytes, so this needs
-    # a read from the documents service's storage.
+    # TODO: index the text of DOCX and PDF versions. The events carry no file bytes, so this needs a
+    # read from the documents service's storage.
     return build_document(
         event,
         Domain.DOCUMENT,

@@ -1,4 +1,4 @@
-"""Rebuild every search index from the topics, then swap the aliases; search answers throughout.
+"""Rebuild every search index from the topics, then swap the aliases; search keeps serving queries throughout.
 
 Run it with ``python -m services.search.rebuild`` and the service's settings in the environment. It
 reads each domain topic from its beginning into new indices (bulk writes, refresh off), reads what
@@ -41,7 +41,7 @@ class RebuildFailed(Exception):
 
 @dataclass
 class RebuildReport:
-    """What one rebuild did."""
+    """Counts, durations and index names of one rebuild."""
 
     events: int = 0
     written: int = 0
@@ -107,17 +107,9 @@ class Rebuild:
         started = time.perf_counter()
         await self.index.ensure()
         self.report.indices = {domain: self.index.new_index_name(domain) for domain in Domain}
-        for name in self.report.indices.values():
-            await self.client.indices.create(index=name, body=index_body(loading=True))
-
         consumer = await self._consumer()
         try:
-            load_started = time.perf_counter()
-            ends = await self._load(consumer, self._target_new, show_progress=True)
-            await self._finish_load()
-            self.report.load_seconds = time.perf_counter() - load_started
-            await self._load(consumer, self._target_new, since=ends)
-            old = await self._swap_aliases()
+            old = await self._load_and_swap(consumer)
             await self._load(consumer, self._target_alias)
         finally:
             await consumer.stop()
@@ -136,6 +128,24 @@ class Rebuild:
             ", ".join(old) or "nothing",
         )
         return self.report
+
+    async def _load_and_swap(self, consumer: AIOKafkaConsumer) -> list[str]:
+        """Fill the new indices, swap the aliases to them, and return the old indices."""
+        new_indices = ",".join(self.report.indices.values())
+        try:
+            for name in self.report.indices.values():
+                await self.client.indices.create(index=name, body=index_body(loading=True))
+            load_started = time.perf_counter()
+            ends = await self._load(consumer, self._target_new, show_progress=True)
+            await self._finish_load()
+            self.report.load_seconds = time.perf_counter() - load_started
+            await self._load(consumer, self._target_new, since=ends)
+            return await self._swap_aliases()
+        except BaseException:
+            # No alias points at the new indices yet, so removing them leaves search as it was.
+            logger.error("rebuild failed before the alias swap; deleting %s", new_indices)
+            await self.client.indices.delete(index=new_indices, ignore_unavailable=True)
+            raise
 
     def _target_new(self, domain: Domain) -> str:
         return self.report.indices[domain]
@@ -194,7 +204,9 @@ class Rebuild:
             except ValidationError as exc:
                 # The running service dead-letters such a message; the rebuild only counts it.
                 self.report.invalid += 1
-                logger.warning("skipped %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+                logger.warning(
+                    "skipped invalid event at %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc
+                )
                 continue
             if document is not None:
                 documents.append(document)
@@ -214,7 +226,10 @@ class Rebuild:
             else:
                 failures.append(f"{outcome['_index']}/{outcome['_id']}: {outcome.get('error')}")
         if failures:
-            raise RebuildFailed(f"{len(failures)} document(s) rejected, first: {failures[0]}")
+            raise RebuildFailed(
+                f"OpenSearch rejected {len(failures)} document(s), the first {failures[0]}; "
+                "the aliases still point at the old indices"
+            )
 
     async def _finish_load(self) -> None:
         names = ",".join(self.report.indices.values())
