@@ -29,7 +29,7 @@ from contracts.crm import (
 from contracts.documents import DocumentChange, DocumentCreated, DocumentState
 from contracts.envelope import Actor, ActorType, Event
 from contracts.intake import InquiryContact, IntakeRequest, RequestAccepted
-from contracts.tasks import TaskChange, TaskCreated, TaskState
+from contracts.tasks import ClientReference, TaskChange, TaskCreated, TaskState
 from servicekit.auth import Principal, issue_token
 from servicekit.migrations import migrate
 from servicekit.service import ServiceRuntime, create_http_app, wait_for_kafka
@@ -181,10 +181,22 @@ def legal_entity(legal_name: str, tax_id: str, *, is_own: bool = False) -> Legal
 
 
 def task(
-    title: str, *, owner_id: str, creator_id: str = "u-creator", observers: list[str] | None = None
+    title: str,
+    *,
+    owner_id: str,
+    creator_id: str = "u-creator",
+    observers: list[str] | None = None,
+    deal_id: uuid.UUID | None = None,
 ) -> TaskCreated:
     task_id = uuid.uuid4()
-    state = TaskState(id=task_id, title=title, creator_id=creator_id, owner_id=owner_id, observer_ids=observers or [])
+    state = TaskState(
+        id=task_id,
+        title=title,
+        creator_id=creator_id,
+        owner_id=owner_id,
+        observer_ids=observers or [],
+        client=ClientReference(deal_id=deal_id),
+    )
     return TaskCreated(data=TaskChange(task=state), **envelope(task_id, 1, "tasks"))
 
 

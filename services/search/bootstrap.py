@@ -9,9 +9,11 @@ from opensearchpy import AsyncOpenSearch
 
 from servicekit.consumers import CONSUMER_ACK_POLICY
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app
-from services.search.documents import SOURCE_OF_EVENT, SOURCES, SearchedEvent
+from services.search.documents import SOURCES, SearchedEvent
+from services.search.handlers import Indexer
 from services.search.http import router
 from services.search.index import SearchIndex
+from services.search.linking import DealAccessStore
 from services.search.settings import SearchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,7 +27,9 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
     search_index = SearchIndex(client, settings.index_prefix, refresh=settings.refresh_on_write)
     runtime.extras["search_index"] = search_index
     runtime.extras["opensearch"] = client
-    subscribe_sources(runtime, settings, search_index)
+    indexer = Indexer(search_index, DealAccessStore(runtime.sessionmaker))
+    runtime.extras["indexer"] = indexer
+    subscribe_sources(runtime, settings, indexer)
 
     async def opensearch_ready() -> None:
         if not await client.ping():
@@ -40,14 +44,12 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-def subscribe_sources(runtime: ServiceRuntime, settings: SearchSettings, index: SearchIndex) -> None:
+def subscribe_sources(runtime: ServiceRuntime, settings: SearchSettings, indexer: Indexer) -> None:
     """Index every event of every domain topic; OpenSearch's external versioning drops older ones."""
     topics = [runtime.use_topic(source.topic, consume=True) for source in SOURCES]
 
     async def index_event(event: SearchedEvent) -> None:
-        document = SOURCE_OF_EVENT[type(event)].convert(event)
-        if document is not None:
-            await index.write(document)
+        await indexer.apply(event)
 
     runtime.broker.subscriber(
         *topics,

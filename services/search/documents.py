@@ -22,6 +22,7 @@ from contracts.envelope import Event
 from contracts.intake import IntakeEvent
 from contracts.tasks import TaskEvent
 from contracts.topics import Topic
+from services.search.linking import NO_LINKED_ACCESS, LinkedAccess
 from services.search.normalize import normalize_email, normalize_phone, normalize_tax_id
 
 #: Bound on the length of one custom value, so a pasted text cannot make a huge keyword.
@@ -195,11 +196,10 @@ def legal_entity_document(event: LegalEntityEvent) -> SearchDocument:
     )
 
 
-def task_document(event: TaskEvent) -> SearchDocument:
+def task_document(event: TaskEvent, deal_access: LinkedAccess = NO_LINKED_ACCESS) -> SearchDocument:
+    """Build a task's document; readers of its linked deal (``deal_access``) may read it too."""
     task = event.data.task
-    # TODO: readers of the linked deal should also find the task. That needs the deal's access stored
-    # beside the task, and rewritten when the deal's owner, department or workgroup changes.
-    return build_document(
+    document = build_document(
         event,
         Domain.TASK,
         title=task.title,
@@ -219,6 +219,8 @@ def task_document(event: TaskEvent) -> SearchDocument:
         ),
         link=("tasks", f"/tasks/{task.id}"),
     )
+    document.source.update(deal_access.fields())
+    return document
 
 
 def document_document(event: DocumentEvent) -> SearchDocument:

@@ -22,6 +22,8 @@ from services.search.query import encode_cursor, search_body, suggest_body
 
 logger = logging.getLogger(__name__)
 
+RELINK_PAGE_SIZE = 500
+
 
 class SearchIndex:
     """The domain indices of one index prefix, reached through their aliases."""
@@ -49,15 +51,18 @@ class SearchIndex:
             await self.client.indices.put_alias(index=index, name=alias)
             logger.info("created index %s behind alias %s", index, alias)
 
-    async def write(self, document: SearchDocument) -> bool:
-        """Index or delete ``document`` at its version; return False when a newer version is indexed."""
+    async def write(self, document: SearchDocument, *, rewrite: bool = False) -> bool:
+        """Index or delete ``document`` at its version; return False when a newer version is indexed.
+
+        ``rewrite`` also replaces a document of the same version, to change its linked access.
+        """
         # "true" rather than "wait_for": waiting for the next scheduled refresh costs up to 1 s per event.
         refresh = "true" if self._refresh else "false"
         common = {
             "index": self.alias(document.domain),
             "id": document.id,
             "version": document.version,
-            "version_type": "external",
+            "version_type": "external_gte" if rewrite else "external",
             "refresh": refresh,
         }
         try:
@@ -80,6 +85,47 @@ class SearchIndex:
             (datetime.now(UTC) - document.occurred_at).total_seconds()
         )
         return True
+
+    async def relink(self, domain: Domain, related: str, fields: dict[str, Any]) -> int:
+        """Set ``fields`` on every ``domain`` document related to ``related``; return how many were set.
+
+        Each document keeps its version. One that a newer event replaced meanwhile is skipped, because
+        the writer of that event checks the linked access again after its write.
+        """
+        alias = self.alias(domain)
+        # A refresh makes every write acknowledged so far visible to the search below.
+        await self.client.indices.refresh(index=alias)
+        relinked = 0
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "query": {"term": {"related": related}},
+                "size": RELINK_PAGE_SIZE,
+                "sort": [{"uid": "asc"}],
+                "version": True,
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = (await self.client.search(index=alias, body=body))["hits"]["hits"]
+            for hit in hits:
+                relinked += await self._rewrite(hit, fields)
+            if len(hits) < RELINK_PAGE_SIZE:
+                return relinked
+            after = hits[-1]["sort"]
+
+    async def _rewrite(self, hit: dict[str, Any], fields: dict[str, Any]) -> int:
+        try:
+            await self.client.index(
+                index=hit["_index"],
+                id=hit["_id"],
+                body={**hit["_source"], **fields},
+                version=hit["_version"],
+                version_type="external_gte",
+                refresh="true" if self._refresh else "false",
+            )
+        except ConflictError:
+            return 0
+        return 1
 
     async def search(
         self, user: Principal, text: str, domains: list[Domain], limit: int, cursor: list[Any] | None

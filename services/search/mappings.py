@@ -69,6 +69,10 @@ MAPPING: dict[str, Any] = {
         "department": {"type": "keyword"},
         "workgroups": {"type": "keyword"},
         "public": {"type": "boolean"},
+        # Readers of a linked record, such as a task's deal; kept apart so they can be rewritten alone.
+        "linked_users": {"type": "keyword"},
+        "linked_department": {"type": "keyword"},
+        "linked_workgroups": {"type": "keyword"},
         "link": {"type": "object", "enabled": False},
         "occurred_at": {"type": "date"},
     },

@@ -28,12 +28,15 @@ def access_filter(user: Principal) -> dict[str, Any]:
         return {"match_all": {}}
     allowed: list[dict[str, Any]] = [
         {"term": {"access_users": user.user_id}},
+        {"term": {"linked_users": user.user_id}},
         {"term": {"public": True}},
     ]
     if user.department:
         allowed.append({"term": {"department": user.department}})
+        allowed.append({"term": {"linked_department": user.department}})
     if user.workgroups:
         allowed.append({"terms": {"workgroups": user.workgroups}})
+        allowed.append({"terms": {"linked_workgroups": user.workgroups}})
     return {"bool": {"should": allowed, "minimum_should_match": 1}}
 
 

@@ -22,10 +22,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from opensearchpy import AsyncOpenSearch
 from pydantic import ValidationError
 
+from servicekit.db import create_engine, create_sessionmaker
 from servicekit.kafka import topic_partitions
 from servicekit.logs import configure_logging
+from servicekit.migrations import migrate
+from services.search.bootstrap import MIGRATIONS
 from services.search.documents import SOURCES, Domain, SearchDocument, Source
+from services.search.handlers import Indexer
 from services.search.index import SearchIndex
+from services.search.linking import DealAccessStore
 from services.search.mappings import REFRESH_INTERVAL, index_body
 from services.search.settings import SearchSettings
 
@@ -91,12 +96,17 @@ class Rebuild:
         settings: SearchSettings,
         client: AsyncOpenSearch,
         *,
+        deal_access: DealAccessStore,
         batch_size: int = 1000,
         progress: Callable[[int], ProgressBar] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.index = SearchIndex(client, settings.index_prefix)
+        # Only the running service updates deal access; the rebuild reads what it stored.
+        # NOTE: a rebuild into a fresh database therefore gives tasks no readers from their deals
+        # until each deal changes again.
+        self.indexer = Indexer(self.index, deal_access)
         self.batch_size = batch_size
         self.progress = progress
         self.sources = {settings.topic(source.topic): source for source in SOURCES}
@@ -186,7 +196,7 @@ class Rebuild:
                 if batch and batch[-1].offset >= ends[tp]:
                     # Messages past the end offset belong to the next pass; fetch them again then.
                     consumer.seek(tp, ends[tp])
-            await self._write([*self._documents(records)], target)
+            await self._write(await self._documents(records), target)
             done += len(records)
             if bar:
                 bar.update(done)
@@ -194,13 +204,13 @@ class Rebuild:
             bar.finish(done)
         return ends
 
-    def _documents(self, records: list[Any]) -> list[SearchDocument]:
+    async def _documents(self, records: list[Any]) -> list[SearchDocument]:
         documents = []
         for record in records:
             source: Source = self.sources[record.topic]
             self.report.events += 1
             try:
-                document = source.convert(source.parse(record.value))
+                event = source.parse(record.value)
             except ValidationError as exc:
                 # The running service dead-letters such a message; the rebuild only counts it.
                 self.report.invalid += 1
@@ -208,6 +218,7 @@ class Rebuild:
                     "skipped invalid event at %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc
                 )
                 continue
+            document = await self.indexer.document_for(event)
             if document is not None:
                 documents.append(document)
         return documents
@@ -284,11 +295,15 @@ async def main(argv: list[str] | None = None) -> RebuildReport:
     settings = SearchSettings()
     configure_logging("search-rebuild", settings.log_level, settings.log_json)
     client = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=60)
+    engine = create_engine(settings.sqlalchemy_url)
     try:
-        rebuild = Rebuild(settings, client, batch_size=args.batch_size, progress=ProgressBar)
+        await migrate(engine, MIGRATIONS)
+        deal_access = DealAccessStore(create_sessionmaker(engine))
+        rebuild = Rebuild(settings, client, deal_access=deal_access, batch_size=args.batch_size, progress=ProgressBar)
         return await rebuild.run(drop_after=args.drop_after)
     finally:
         await client.close()
+        await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Search keeps its data in OpenSearch; its database holds only the shared runtime tables."""
+"""Search keeps its documents in OpenSearch; its database holds the runtime tables and deal access."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import NAMING_CONVENTION, TYPE_ANNOTATION_MAP
 
@@ -12,3 +16,15 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
+
+
+class DealAccess(Base):
+    """Newest known readers of a deal, copied into the search documents of the tasks linked to it."""
+
+    __tablename__ = "deal_access"
+
+    deal_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int]
+    owner_id: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255))
+    workgroup: Mapped[str | None] = mapped_column(String(255))

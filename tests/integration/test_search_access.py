@@ -63,6 +63,32 @@ async def test_task_visible_to_its_participants(servers: Servers, search_service
     assert outsider == {"total": 0, "items": []}
 
 
+async def test_task_follows_its_deal_readers(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    deal_id = uuid.uuid4()
+    deals_topic = search_service.topic(Topic.CRM_DEALS)
+    await publish(servers.kafka, deals_topic, [deal(f"Deal {marker}", deal_id=deal_id, department="sales")])
+    linked = task(f"Call back {marker}", owner_id="u-owner", deal_id=deal_id)
+    await publish(servers.kafka, search_service.topic(Topic.TASKS_TASKS), [linked])
+    await indexed_total(search_service, ADMIN, f"Call back {marker}", 1)
+
+    async def task_total(user: Principal) -> int:
+        page = (await search_service.get("/search", user, q=marker, types="task")).json()
+        return int(page["total"])
+
+    assert await task_total(SALES) == 1
+    assert await task_total(SUPPORT) == 0
+
+    moved = deal(f"Deal {marker}", deal_id=deal_id, version=2, department="support", owner_id="u-other")
+    await publish(servers.kafka, deals_topic, [moved])
+
+    async def moved_over() -> bool:
+        return await task_total(SUPPORT) == 1
+
+    await eventually(moved_over, timeout=30)
+    assert await task_total(SALES) == 0
+
+
 async def test_conversation_indexed_only_from_channels(servers: Servers, search_service: SearchService) -> None:
     marker = uuid.uuid4().hex[:8]
     message = channel_message(f"Telegram {marker}", "Пришлите, пожалуйста, счёт", owner_id="u-sales")

@@ -1,0 +1,29 @@
+"""Deal access, for the tasks linked to each deal.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-04
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "deal_access",
+        sa.Column("deal_id", sa.Uuid(), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.String(255), nullable=True),
+        sa.Column("department", sa.String(255), nullable=True),
+        sa.Column("workgroup", sa.String(255), nullable=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("deal_access")
