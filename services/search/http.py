@@ -59,7 +59,11 @@ def parse_cursor(cursor: str | None) -> list[Any] | None:
         values = decode_cursor(cursor)
     except ValidationFailed as exc:
         raise invalid("cursor", "is invalid: pass the next_cursor of a previous page unchanged") from exc
-    if not math.isfinite(values[0]):
+    try:
+        score = float(values[0])
+    except OverflowError:
+        score = math.inf
+    if not math.isfinite(score):
         raise invalid("cursor", "is invalid: pass the next_cursor of a previous page unchanged")
     return values
 

@@ -8,6 +8,7 @@ import pytest
 
 from contracts.topics import Topic
 from servicekit.auth import Principal
+from services.search.query import encode_cursor
 from tests.conftest import Servers
 from tests.search_support import (
     SearchService,
@@ -140,6 +141,8 @@ async def test_cursor_walks_every_hit_once(servers: Servers, search_service: Sea
         ({"q": "x", "types": ","}, "query.types"),
         ({"q": "x", "cursor": "not-a-cursor"}, "query.cursor"),
         ({"q": "x", "cursor": "WyJhIiwgMV0"}, "query.cursor"),
+        ({"q": "x", "cursor": encode_cursor([10**400, "deal:1"])}, "query.cursor"),
+        ({"q": "x", "cursor": encode_cursor([float("inf"), "deal:1"])}, "query.cursor"),
         ({"q": "x", "limit": "0"}, "query.limit"),
         ({"q": "x", "limit": "101"}, "query.limit"),
         ({"q": "x", "limit": "many"}, "query.limit"),
