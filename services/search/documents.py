@@ -348,5 +348,5 @@ SOURCE_OF_EVENT: dict[type[Event[Any]], Source] = {
 }
 
 #: Body type of the one consumer of every indexed topic. One consumer joins its group once; eight
-#: consumers of one group rebalance it eight times at start, which took about 24 s against Kafka 4.1.
+#: consumers of one group rebalance it eight times at start, which took about 24 s in a local test against Kafka 4.1.
 SearchedEvent: Any = Annotated[Union[tuple(SOURCE_OF_EVENT)], Field(discriminator="event_type")]  # noqa: UP007

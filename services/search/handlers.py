@@ -45,8 +45,8 @@ class Indexer:
             return
         current = await self.deal_access.get(deal_id)
         if current != read:
-            # The deal's readers changed while this task was written, and the deal's pass over its
-            # tasks may have read the task before this write; write it again with the new readers.
+            # The deal's readers changed while this task was written. The deal's pass over its tasks
+            # may have read the task before this write, so write it again with the new readers.
             await self.index.write(task_document(event, current), rewrite=True)
 
     async def _pass_on_deal_access(self, event: DealCreated | DealUpdated) -> None:

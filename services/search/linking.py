@@ -39,7 +39,7 @@ class DealAccessStore:
         self._sessionmaker = sessionmaker
 
     async def get(self, deal_id: uuid.UUID | None) -> LinkedAccess:
-        """Return the readers of ``deal_id``; nobody extra when there is no deal or it is unknown."""
+        """Return the readers of ``deal_id``; no extra readers for no deal or an unknown one."""
         if deal_id is None:
             return NO_LINKED_ACCESS
         async with self._sessionmaker() as session:

@@ -18,7 +18,7 @@ def normalize_phone(text: str) -> str | None:
     """Return ``text`` as an E.164 phone (``+79990000001``), or None when it is not a phone number.
 
     A Russian number written nationally (``8 999 000-00-01``, or ten digits starting with 9) becomes
-    ``+7...``, because those are the forms people type into the search box here.
+    ``+7...``, because staff in Russia commonly type numbers that way.
     """
     candidate = text.strip()
     if not _PHONE_CHARACTERS.match(candidate):

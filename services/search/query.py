@@ -18,12 +18,17 @@ from services.search.normalize import query_identifiers
 TEXT_FIELDS = ["title^3", "names^2", "body"]
 PREFIX_FIELDS = ["title.prefix", "names.prefix"]
 HIGHLIGHT_FIELDS = ("title", "names", "body")
-#: ``uid`` breaks ties between equal scores, so ``search_after`` pages never skip or repeat a hit.
+#: ``uid`` breaks ties between equal scores, so ``search_after`` pages of an unchanged index neither
+#: skip nor repeat a hit.
 SORT: list[dict[str, Any]] = [{"_score": "desc"}, {"uid": "asc"}]
 
 
 def access_filter(user: Principal) -> dict[str, Any]:
-    """Return the filter of records ``user`` may read: their own, their department's or workgroups', public ones."""
+    """Return the filter of records ``user`` may read.
+
+    Those are the user's own, their department's and workgroups', public ones, and the tasks of deals
+    that the user may read in one of these ways.
+    """
     if user.is_admin:
         return {"match_all": {}}
     allowed: list[dict[str, Any]] = [

@@ -1,4 +1,4 @@
-"""Search keeps its documents in OpenSearch; its database holds the runtime tables and deal access."""
+"""Search keeps its documents in OpenSearch; its database contains the runtime tables and deal access."""
 
 from __future__ import annotations
 
