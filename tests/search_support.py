@@ -142,6 +142,7 @@ def deal(
     contact_phone: str | None = None,
     contact_email: str | None = None,
     deleted: bool = False,
+    request_id: uuid.UUID | None = None,
 ) -> DealCreated | DealUpdated:
     deal_id = deal_id or uuid.uuid4()
     state = DealState(
@@ -155,7 +156,7 @@ def deal(
         contact_name=contact_name,
         contact_phone=contact_phone,
         contact_email=contact_email,
-        source=DealSource(kind="manual"),
+        source=DealSource(kind="channel", request_id=request_id) if request_id else DealSource(kind="manual"),
         deleted=deleted,
     )
     event_class = DealCreated if version == 1 else DealUpdated

@@ -255,8 +255,10 @@ def file_document(event: FileEvent) -> SearchDocument:
     )
 
 
-def conversation_document(event: IntakeEvent) -> SearchDocument | None:
+def conversation_document(event: IntakeEvent, deal_access: LinkedAccess = NO_LINKED_ACCESS) -> SearchDocument | None:
     """Return a channel or e-mail message as a conversation; None for a form or an import.
+
+    Readers of the deal made from the request (``deal_access``) may read the conversation too.
 
     A form submission or an import becomes a deal that carries its text already, so indexing the
     request as well would give every such inquiry two hits.
@@ -265,7 +267,7 @@ def conversation_document(event: IntakeEvent) -> SearchDocument | None:
     if request.source not in ("channel", "email"):
         return None
     contact = request.contact
-    return build_document(
+    document = build_document(
         event,
         Domain.CONVERSATION,
         title=request.title,
@@ -276,8 +278,11 @@ def conversation_document(event: IntakeEvent) -> SearchDocument | None:
         emails=[contact.email],
         custom={**request.fields, **{f"utm_{name}": value for name, value in request.utm.items()}},
         status=request.channel or request.source,
+        related=[f"request:{request.id}"],
         link=("intake", f"/requests/{request.id}"),
     )
+    document.source.update(deal_access.fields())
+    return document
 
 
 @dataclass(frozen=True)

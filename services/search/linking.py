@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.crm import DealState
@@ -48,17 +49,28 @@ class DealAccessStore:
             return NO_LINKED_ACCESS
         return LinkedAccess(row.owner_id, row.department, row.workgroup)
 
+    async def get_for_request(self, request_id: uuid.UUID) -> LinkedAccess:
+        """Return the readers of the deal made from intake request ``request_id``, if there is one."""
+        async with self._sessionmaker() as session:
+            row = await session.scalar(select(DealAccess).where(DealAccess.request_id == request_id).limit(1))
+        if row is None:
+            return NO_LINKED_ACCESS
+        return LinkedAccess(row.owner_id, row.department, row.workgroup)
+
     async def save(self, deal: DealState, version: int) -> bool:
         """Store the deal's readers at ``version``; return True when a newer version changed them."""
         access = NO_LINKED_ACCESS if deal.deleted else LinkedAccess(deal.owner_id, deal.department, deal.workgroup)
         async with self._sessionmaker() as session, session.begin():
             row = await session.get(DealAccess, deal.id, with_for_update=True)
             if row is None:
-                session.add(DealAccess(deal_id=deal.id, version=version, **access.__dict__))
+                session.add(
+                    DealAccess(deal_id=deal.id, version=version, request_id=deal.source.request_id, **access.__dict__)
+                )
                 return access != NO_LINKED_ACCESS
             if row.version >= version:
                 return False
             changed = LinkedAccess(row.owner_id, row.department, row.workgroup) != access
             row.version = version
+            row.request_id = deal.source.request_id
             row.owner_id, row.department, row.workgroup = access.owner_id, access.department, access.workgroup
             return changed

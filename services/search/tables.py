@@ -25,6 +25,8 @@ class DealAccess(Base):
 
     deal_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version: Mapped[int]
+    #: Intake request the deal was made from; its conversation gets the deal's readers.
+    request_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     owner_id: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255))
     workgroup: Mapped[str | None] = mapped_column(String(255))

@@ -89,6 +89,24 @@ async def test_task_follows_its_deal_readers(servers: Servers, search_service: S
     assert await task_total(SALES) == 0
 
 
+async def test_conversation_follows_its_deal(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    message = channel_message(f"WhatsApp {marker}", "Нужен счёт", owner_id="u-intake")
+    await publish(servers.kafka, search_service.topic(Topic.INTAKE_REQUESTS), [message])
+    await indexed_total(search_service, ADMIN, marker, 1)
+    assert (await search_service.get("/search", SALES, q=marker)).json()["total"] == 0
+
+    made = deal(f"Deal from chat {marker}", department="sales", owner_id="u-other", request_id=message.aggregate_id)
+    await publish(servers.kafka, search_service.topic(Topic.CRM_DEALS), [made])
+
+    async def conversation_total() -> int:
+        page = (await search_service.get("/search", SALES, q=marker, types="conversation")).json()
+        return int(page["total"])
+
+    await eventually(conversation_total, timeout=30)
+    assert await conversation_total() == 1
+
+
 async def test_conversation_indexed_only_from_channels(servers: Servers, search_service: SearchService) -> None:
     marker = uuid.uuid4().hex[:8]
     message = channel_message(f"Telegram {marker}", "Пришлите, пожалуйста, счёт", owner_id="u-sales")

@@ -19,11 +19,14 @@ def upgrade() -> None:
         "deal_access",
         sa.Column("deal_id", sa.Uuid(), primary_key=True),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Uuid(), nullable=True),
         sa.Column("owner_id", sa.String(255), nullable=True),
         sa.Column("department", sa.String(255), nullable=True),
         sa.Column("workgroup", sa.String(255), nullable=True),
     )
+    op.create_index("ix_deal_access_request_id", "deal_access", ["request_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deal_access_request_id", table_name="deal_access")
     op.drop_table("deal_access")
