@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError
+from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
 
 from servicekit.auth import Principal
+from servicekit.errors import ServiceError
 from services.search.documents import Domain, SearchDocument
 from services.search.mappings import index_body
 from services.search.metrics import EVENT_TO_INDEXED
@@ -23,6 +24,13 @@ from services.search.query import encode_cursor, search_body, suggest_body
 logger = logging.getLogger(__name__)
 
 RELINK_PAGE_SIZE = 500
+
+
+class SearchUnavailable(ServiceError):
+    """OpenSearch did not answer a query or rejected it; the request may be retried."""
+
+    status_code = 503
+    code = "search_unavailable"
 
 
 class SearchIndex:
@@ -131,10 +139,7 @@ class SearchIndex:
         self, user: Principal, text: str, domains: list[Domain], limit: int, cursor: list[Any] | None
     ) -> dict[str, Any]:
         """Return one page of readable hits with highlights, links, totals and counts per type."""
-        response = await self.client.search(
-            index=",".join(self.alias(domain) for domain in domains),
-            body=search_body(user, text, limit, cursor),
-        )
+        response = await self._query(domains, search_body(user, text, limit, cursor))
         hits = response["hits"]["hits"]
         result: dict[str, Any] = {
             "total": response["hits"]["total"]["value"],
@@ -149,12 +154,19 @@ class SearchIndex:
             result["next_cursor"] = encode_cursor(hits[-1]["sort"])
         return result
 
+    async def _query(self, domains: list[Domain], body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = await self.client.search(
+                index=",".join(self.alias(domain) for domain in domains), body=body
+            )
+        except TransportError as exc:  # connection failures and timeouts are TransportErrors too
+            logger.error("search query failed: %r", exc)
+            raise SearchUnavailable("search is unavailable: OpenSearch failed the query; retry shortly") from exc
+        return response
+
     async def suggest(self, user: Principal, text: str, domains: list[Domain], limit: int) -> list[dict[str, Any]]:
         """Return titles of readable records whose titles or names start with the words of ``text``."""
-        response = await self.client.search(
-            index=",".join(self.alias(domain) for domain in domains),
-            body=suggest_body(user, text, limit),
-        )
+        response = await self._query(domains, suggest_body(user, text, limit))
         return [_item(hit, with_highlight=False) for hit in response["hits"]["hits"]]
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from opensearchpy import AsyncOpenSearch
+from prometheus_client import REGISTRY
 
 from contracts.topics import Topic
 from servicekit.auth import Principal
+from services.search.documents import Domain
+from services.search.index import SearchIndex, SearchUnavailable
 from services.search.query import encode_cursor
 from tests.conftest import Servers
 from tests.search_support import (
@@ -160,3 +164,26 @@ async def test_suggest_rejects_bad_input(search_service: SearchService) -> None:
     assert response.json()["errors"][0]["field"] == "query.types"
     missing_token = await search_service.http.get("/search", params={"q": "x"})
     assert missing_token.status_code == 401
+
+
+async def test_unreachable_opensearch_answers_503() -> None:
+    # Nothing listens on the discard port of loopback, so the connection is refused at once.
+    client = AsyncOpenSearch(hosts=["http://127.0.0.1:9"], timeout=1, max_retries=0)
+    try:
+        with pytest.raises(SearchUnavailable) as raised:
+            await SearchIndex(client, "unreachable.").search(ADMIN, "x", [Domain.DEAL], 10, None)
+    finally:
+        await client.close()
+    assert raised.value.status_code == 503
+
+
+async def test_indexing_delay_exported(servers: Servers, search_service: SearchService) -> None:
+    sample = ("search_event_to_indexed_seconds_count", {"domain": "deal"})
+    before = REGISTRY.get_sample_value(*sample) or 0.0
+    event = deal(f"Timed {uuid.uuid4().hex[:8]}")
+    await publish(servers.kafka, search_service.topic(Topic.CRM_DEALS), [event])
+    await wait_for(search_service, event.data.deal.title, event.aggregate_id)
+
+    assert (REGISTRY.get_sample_value(*sample) or 0.0) == before + 1
+    metrics = (await search_service.http.get("/metrics")).text
+    assert 'search_event_to_indexed_seconds_count{domain="deal"}' in metrics
