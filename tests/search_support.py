@@ -105,7 +105,7 @@ async def drop_indices(client: AsyncOpenSearch, prefix: str) -> None:
 
 
 async def publish(bootstrap: str, topic: str, events: Sequence[Event[Any]]) -> None:
-    """Publish ``events`` in order to partition 0, keyed by aggregate id, as the services' relays do."""
+    """Publish ``events`` keyed by aggregate id, all to partition 0, so the test controls their order."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:

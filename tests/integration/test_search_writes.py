@@ -23,7 +23,7 @@ from tests.search_support import (
     publish,
     search_service,
 )
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -167,8 +167,8 @@ async def test_suggest_rejects_bad_input(search_service: SearchService) -> None:
 
 
 async def test_unreachable_opensearch_answers_503() -> None:
-    # Nothing listens on the discard port of loopback, so the connection is refused at once.
-    client = AsyncOpenSearch(hosts=["http://127.0.0.1:9"], timeout=1, max_retries=0)
+    # free_port() returns a loopback port that was just free, so the connection is refused at once.
+    client = AsyncOpenSearch(hosts=[f"http://127.0.0.1:{free_port()}"], timeout=1, max_retries=0)
     try:
         with pytest.raises(SearchUnavailable) as raised:
             await SearchIndex(client, "unreachable.").search(ADMIN, "x", [Domain.DEAL], 10, None)
