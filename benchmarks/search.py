@@ -43,7 +43,7 @@ from servicekit.service import create_http_app, wait_for_kafka
 from services.search.bootstrap import create_runtime
 from services.search.documents import SOURCES, deal_document
 from services.search.http import router
-from services.search.linking import DealAccessStore
+from services.search.linking import AccessStore
 from services.search.mappings import REFRESH_INTERVAL, index_body
 from services.search.rebuild import Rebuild
 from services.search.settings import SearchSettings
@@ -216,7 +216,7 @@ async def run(settings: SearchSettings, args: argparse.Namespace, rng: random.Ra
     events = make_events(args.records, rng)
     await timed("publish", lambda: publish_all(settings.kafka_bootstrap_servers, topic, events))
 
-    rebuild = Rebuild(settings, client, deal_access=DealAccessStore(runtime.sessionmaker), batch_size=1000)
+    rebuild = Rebuild(settings, client, access=AccessStore(runtime.sessionmaker), batch_size=1000)
     report = await timed("rebuild", lambda: rebuild.run(drop_after=0))
     baseline = await timed("plain bulk", lambda: plain_bulk(client, settings.index_prefix, events))
 

@@ -175,9 +175,11 @@ def company(name: str, *, department: str = "sales") -> CompanyCreated:
     return CompanyCreated(data=state, **envelope(company_id, 1, "crm"))
 
 
-def legal_entity(legal_name: str, tax_id: str, *, is_own: bool = False) -> LegalEntityCreated:
+def legal_entity(
+    legal_name: str, tax_id: str, *, is_own: bool = False, company_id: uuid.UUID | None = None
+) -> LegalEntityCreated:
     entity_id = uuid.uuid4()
-    state = LegalEntityState(id=entity_id, legal_name=legal_name, tax_id=tax_id, is_own=is_own)
+    state = LegalEntityState(id=entity_id, legal_name=legal_name, tax_id=tax_id, is_own=is_own, company_id=company_id)
     return LegalEntityCreated(data=state, **envelope(entity_id, 1, "crm"))
 
 

@@ -13,7 +13,7 @@ from services.search.documents import SOURCES, SearchedEvent
 from services.search.handlers import Indexer
 from services.search.http import router
 from services.search.index import SearchIndex
-from services.search.linking import DealAccessStore
+from services.search.linking import AccessStore
 from services.search.settings import SearchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,7 +27,7 @@ def create_runtime(settings: SearchSettings | None = None) -> ServiceRuntime:
     search_index = SearchIndex(client, settings.index_prefix, refresh=settings.refresh_on_write)
     runtime.extras["search_index"] = search_index
     runtime.extras["opensearch"] = client
-    indexer = Indexer(search_index, DealAccessStore(runtime.sessionmaker))
+    indexer = Indexer(search_index, AccessStore(runtime.sessionmaker))
     runtime.extras["indexer"] = indexer
     subscribe_sources(runtime, settings, indexer)
 

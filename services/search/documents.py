@@ -176,11 +176,10 @@ def contact_document(event: ContactEvent) -> SearchDocument:
     )
 
 
-def legal_entity_document(event: LegalEntityEvent) -> SearchDocument:
+def legal_entity_document(event: LegalEntityEvent, company_access: LinkedAccess = NO_LINKED_ACCESS) -> SearchDocument:
+    """Build a legal entity's document; our own entities are public, a client's follow its company."""
     entity = event.data
-    # NOTE: a client's legal entity carries no owner or department of its own, so only admins find it
-    # until search keeps the company's access beside it. Our own entities are public.
-    return build_document(
+    document = build_document(
         event,
         Domain.LEGAL_ENTITY,
         title=entity.legal_name,
@@ -194,6 +193,8 @@ def legal_entity_document(event: LegalEntityEvent) -> SearchDocument:
         related=_related(company=entity.company_id),
         link=("crm", f"/legal-entities/{entity.id}"),
     )
+    document.source.update(company_access.fields())
+    return document
 
 
 def task_document(event: TaskEvent, deal_access: LinkedAccess = NO_LINKED_ACCESS) -> SearchDocument:

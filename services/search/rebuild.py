@@ -30,7 +30,7 @@ from services.search.bootstrap import MIGRATIONS
 from services.search.documents import SOURCES, Domain, SearchDocument, Source
 from services.search.handlers import Indexer
 from services.search.index import SearchIndex
-from services.search.linking import DealAccessStore
+from services.search.linking import AccessStore
 from services.search.mappings import REFRESH_INTERVAL, index_body
 from services.search.settings import SearchSettings
 
@@ -96,17 +96,17 @@ class Rebuild:
         settings: SearchSettings,
         client: AsyncOpenSearch,
         *,
-        deal_access: DealAccessStore,
+        access: AccessStore,
         batch_size: int = 1000,
         progress: Callable[[int], ProgressBar] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.index = SearchIndex(client, settings.index_prefix)
-        # Only the running service updates deal access; the rebuild reads what it stored.
-        # NOTE: a rebuild into a fresh database therefore gives tasks no readers from their deals
-        # until each deal changes again.
-        self.indexer = Indexer(self.index, deal_access)
+        # Only the running service stores the access of deals and companies; the rebuild reads it.
+        # NOTE: a rebuild with a fresh database therefore gives linked records no readers from their
+        # deal or company until that parent changes again.
+        self.indexer = Indexer(self.index, access)
         self.batch_size = batch_size
         self.progress = progress
         self.sources = {settings.topic(source.topic): source for source in SOURCES}
@@ -298,8 +298,8 @@ async def main(argv: list[str] | None = None) -> RebuildReport:
     engine = create_engine(settings.sqlalchemy_url)
     try:
         await migrate(engine, MIGRATIONS)
-        deal_access = DealAccessStore(create_sessionmaker(engine))
-        rebuild = Rebuild(settings, client, deal_access=deal_access, batch_size=args.batch_size, progress=ProgressBar)
+        access = AccessStore(create_sessionmaker(engine))
+        rebuild = Rebuild(settings, client, access=access, batch_size=args.batch_size, progress=ProgressBar)
         return await rebuild.run(drop_after=args.drop_after)
     finally:
         await client.close()

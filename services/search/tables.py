@@ -1,4 +1,4 @@
-"""Search keeps its documents in OpenSearch; its database contains the runtime tables and deal access."""
+"""Search keeps its documents in OpenSearch; its database contains the runtime tables and parent access."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 
 
-class DealAccess(Base):
-    """Newest known readers of a deal, copied into the search documents of the tasks linked to it."""
+class RecordAccess(Base):
+    """Newest known readers of a deal or company, copied into the documents of the records linked to it."""
 
-    __tablename__ = "deal_access"
+    __tablename__ = "record_access"
 
-    deal_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    #: Deal or company id; ids are UUIDs, so the two kinds never collide.
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
     version: Mapped[int]
-    #: Intake request the deal was made from; its conversation gets the deal's readers.
+    #: Intake request a deal was made from; its conversation gets the deal's readers.
     request_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     owner_id: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255))

@@ -9,7 +9,16 @@ import pytest
 from contracts.topics import Topic
 from servicekit.auth import Principal
 from tests.conftest import Servers
-from tests.search_support import SearchService, channel_message, deal, publish, search_service, task
+from tests.search_support import (
+    SearchService,
+    channel_message,
+    company,
+    deal,
+    legal_entity,
+    publish,
+    search_service,
+    task,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -87,6 +96,23 @@ async def test_task_follows_its_deal_readers(servers: Servers, search_service: S
 
     await eventually(moved_over, timeout=30)
     assert await task_total(SALES) == 0
+
+
+async def test_legal_entity_follows_its_company(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    client = company(f"Ромашка {marker}", department="sales")
+    entity = legal_entity(f"ООО «Ромашка» {marker}", "7707083893", company_id=client.aggregate_id)
+    await publish(servers.kafka, search_service.topic(Topic.CRM_LEGAL_ENTITIES), [entity])
+    await publish(servers.kafka, search_service.topic(Topic.CRM_COMPANIES), [client])
+    await indexed_total(search_service, ADMIN, marker, 2)
+
+    async def entity_total(user: Principal) -> int:
+        page = (await search_service.get("/search", user, q=marker, types="legal_entity")).json()
+        return int(page["total"])
+
+    await eventually(lambda: entity_total(SALES), timeout=30)
+    assert await entity_total(SALES) == 1
+    assert await entity_total(SUPPORT) == 0
 
 
 async def test_conversation_follows_its_deal(servers: Servers, search_service: SearchService) -> None:

@@ -12,7 +12,7 @@ import pytest
 from contracts.topics import Topic
 from servicekit.auth import Principal
 from services.search.documents import Domain
-from services.search.linking import DealAccessStore
+from services.search.linking import AccessStore
 from services.search.rebuild import ProgressBar, Rebuild
 from tests.conftest import Servers
 from tests.search_support import SearchService, contact, deal, publish, search_service
@@ -87,7 +87,7 @@ async def test_rebuild_under_queries_changes_nothing(servers: Servers, search_se
     rebuild = Rebuild(
         search_service.settings,
         search_service.index.client,
-        deal_access=DealAccessStore(search_service.runtime.sessionmaker),
+        access=AccessStore(search_service.runtime.sessionmaker),
         batch_size=50,
         progress=lambda total: ProgressBar(total, stream=progress, interval=0),
     )
