@@ -1,10 +1,10 @@
 """Rebuild every search index from the topics, then swap the aliases; search keeps serving queries throughout.
 
 Run it with ``python -m services.search.rebuild`` and the service's settings in the environment. It
-reads each domain topic from its beginning into new indices (bulk writes, refresh off), reads what
-arrived meanwhile, swaps all aliases in one atomic request, and reads once more from the offsets it
-reached, so nothing the running service indexed into the old indices during the load is lost. The
-writes keep the external versions, so replaying an event twice or out of order changes nothing.
+reads each domain topic from its beginning into new indices (bulk writes, refresh off), then reads
+what arrived meanwhile and swaps all aliases in one atomic request. Last, it reads once more from the
+offsets it reached, so nothing the running service wrote to the old indices during the load is lost.
+The writes keep the external versions, so replaying an event twice or out of order changes nothing.
 """
 
 from __future__ import annotations
