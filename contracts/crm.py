@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +37,7 @@ class CompanyState(BaseModel):
     )
     phones: list[str] = Field(default_factory=list, description="Phones in E.164.")
     deleted: bool = Field(default=False, description="True once the company was deleted.")
+    tax_id: str | None = Field(default=None, description="Tax id of the company, used to find duplicates.")
 
 
 class CompanyCreated(Event[CompanyState]):
@@ -119,6 +121,54 @@ class LegalEntityUpdated(Event[LegalEntityState]):
 LegalEntityEvent = Annotated[LegalEntityCreated | LegalEntityUpdated, Field(discriminator="event_type")]
 
 
+MarkerKind = Literal["task_result", "no_next_step", "next_step_overdue", "stale_in_stage"]
+
+
+class DealMarker(BaseModel):
+    """An attention marker on an open deal: something a person should look at."""
+
+    kind: MarkerKind = Field(
+        description=(
+            "task_result: a linked task was completed or accepted after a person last updated the deal; "
+            "no_next_step: neither a next step nor an open task; next_step_overdue: the next step's due "
+            "date has passed; stale_in_stage: the deal stayed longer than its stage allows."
+        )
+    )
+    since: datetime | None = Field(default=None, description="When the condition began, in UTC.")
+    task_id: uuid.UUID | None = Field(default=None, description="The task whose result raised the marker.")
+
+
+class ProjectState(BaseModel):
+    """Full state of a client project."""
+
+    id: uuid.UUID
+    company_id: uuid.UUID | None = Field(default=None, description="Client company of the project.")
+    name: str = Field(examples=["Website relaunch 2027"])
+    description: str | None = None
+    status: Literal["active", "closed"] = "active"
+    owner_id: str | None = None
+    department: str | None = None
+    workgroup: str | None = None
+    deleted: bool = False
+
+
+class ProjectCreated(Event[ProjectState]):
+    """A client project was created."""
+
+    event_type: Literal["crm.project.created"] = "crm.project.created"
+    aggregate_type: Literal["project"] = "project"
+
+
+class ProjectUpdated(Event[ProjectState]):
+    """A client project changed or was deleted (``data.deleted``)."""
+
+    event_type: Literal["crm.project.updated"] = "crm.project.updated"
+    aggregate_type: Literal["project"] = "project"
+
+
+ProjectEvent = Annotated[ProjectCreated | ProjectUpdated, Field(discriminator="event_type")]
+
+
 class DealState(BaseModel):
     """Full state of a deal."""
 
@@ -144,6 +194,15 @@ class DealState(BaseModel):
     stage_semantics: Literal["in_progress", "won", "lost"] = "in_progress"
     workgroup: str | None = Field(default=None, description="Workgroup whose members may see the deal.")
     deleted: bool = False
+    next_step: str | None = Field(default=None, description="What happens next in the deal.")
+    next_step_due_at: datetime | None = Field(default=None, description="When the next step is due, in UTC.")
+    stage_entered_at: datetime | None = Field(default=None, description="When the deal entered its current stage.")
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="Values of the pipeline's custom fields by field key."
+    )
+    markers: list[DealMarker] = Field(
+        default_factory=list, description="Attention markers in force and not snoozed; empty on closed deals."
+    )
 
 
 class DealChange(BaseModel):

@@ -12,6 +12,34 @@ from contracts.envelope import Event
 
 DocumentKind = Literal["contract", "invoice", "act", "proposal", "other"]
 
+FindingKind = Literal[
+    "comment",
+    "threaded_comment",
+    "insertion",
+    "deletion",
+    "move",
+    "formatting_change",
+    "revision_log",
+    "annotation",
+]
+
+
+class FindingState(BaseModel):
+    """A reviewer's mark found inside an uploaded file: a comment, a tracked change or an annotation."""
+
+    kind: FindingKind = Field(description="What was found.")
+    part: str | None = Field(
+        default=None, description="Part of the OOXML package that contains it.", examples=["word/document.xml"]
+    )
+    location: str = Field(
+        description="Where in the file: paragraph, sheet and cell, or page.",
+        examples=["paragraph 3", "sheet 'Prices' cell B2", "page 2"],
+    )
+    page: int | None = Field(default=None, ge=1, description="Page number, for PDF annotations.")
+    subtype: str | None = Field(default=None, description="PDF annotation subtype.", examples=["Highlight"])
+    author: str | None = Field(default=None, description="Author recorded in the file, if any.")
+    text: str | None = Field(default=None, description="Start of the comment or changed text, at most 200 characters.")
+
 
 class VersionState(BaseModel):
     """One uploaded version of a document."""
@@ -27,6 +55,44 @@ class VersionState(BaseModel):
     internal_findings: list[str] = Field(
         default_factory=list, description="Where the file contains comments, tracked changes or annotations."
     )
+    findings: list[FindingState] = Field(
+        default_factory=list, description="The same findings as ``internal_findings``, one structured entry each."
+    )
+
+
+class CommentState(BaseModel):
+    """A staff comment on a document; internal comments are never shown to the client."""
+
+    id: uuid.UUID
+    version_id: uuid.UUID | None = Field(default=None, description="The version the comment is about, if any.")
+    author_id: str
+    visibility: Literal["internal", "external"]
+    body: str
+    created_at: datetime
+
+
+class CheckProblemState(BaseModel):
+    """One problem that the check before sending found."""
+
+    code: str = Field(examples=["version_not_final"])
+    severity: Literal["error", "warning"]
+    message: str
+
+
+class SendState(BaseModel):
+    """A version sent to a client by e-mail or published to the client portal."""
+
+    id: uuid.UUID
+    version_id: uuid.UUID
+    channel: Literal["email", "portal"]
+    recipient_email: str | None = Field(default=None, description="Recipient address, for e-mail sends.")
+    recipient_company_id: uuid.UUID | None = None
+    sent_by: str = Field(description="User id of the sender.")
+    sent_at: datetime
+    problems: list[CheckProblemState] = Field(
+        default_factory=list, description="What the check found: warnings, or the errors an override let through."
+    )
+    override_reason: str | None = Field(default=None, description="Why the sender overrode a failed check.")
 
 
 class DocumentState(BaseModel):
@@ -49,6 +115,19 @@ class DocumentState(BaseModel):
         default_factory=list, description="Versions published to the client portal after passing the check."
     )
     deleted: bool = False
+    workgroup: str | None = Field(default=None, description="Workgroup whose members may see the document.")
+    comments: list[CommentState] = Field(
+        default_factory=list,
+        description="Staff comments; consumers must not show internal ones outside the staff services.",
+    )
+    sends: list[SendState] = Field(default_factory=list, description="E-mail sends and portal publications.")
+    trimmed: bool = Field(
+        default=False,
+        description=(
+            "True when this event left out the findings of older versions and shortened comment bodies to stay "
+            "under Kafka's message size limit; the documents API returns them whole."
+        ),
+    )
 
 
 class DocumentChange(BaseModel):

@@ -16,8 +16,27 @@ class InquiryContact(BaseModel):
 
     name: str | None = Field(default=None, examples=["Анна Смирнова"])
     phone: str | None = Field(default=None, description="Phone in E.164.", examples=["+79990000001"])
-    email: str | None = Field(default=None, examples=["anna@example.com"])
+    email: str | None = Field(
+        default=None,
+        description="E-mail address for comparison: trimmed and in lower case.",
+        examples=["anna@example.com"],
+    )
     company_name: str | None = None
+    email_as_entered: str | None = Field(
+        default=None,
+        description="The e-mail address as the sender wrote it.",
+        examples=["Anna@Example.com"],
+    )
+
+
+class InquiryAttachment(BaseModel):
+    """A file that came with an inquiry; its bytes stay in intake's stored request."""
+
+    name: str = Field(examples=["ТЗ на внедрение.pdf"])
+    content_type: str = Field(examples=["application/pdf"])
+    size: int = Field(ge=0, description="Size in bytes.")
+    field: str | None = Field(default=None, description="Form field the file was uploaded in, if any.")
+    url: str | None = Field(default=None, description="Where the sender keeps the file, when it sent a link.")
 
 
 class IntakeRequest(BaseModel):
@@ -39,6 +58,24 @@ class IntakeRequest(BaseModel):
     pipeline_key: str | None = Field(default=None, description="Pipeline chosen by routing, by key.")
     stage_key: str | None = Field(default=None, description="Stage chosen by routing, by name; the first if unset.")
     owner_id: str | None = Field(default=None, description="Owner chosen by routing.")
+    routing_reason: str | None = Field(
+        default=None,
+        description="Why routing chose this pipeline, stage and owner: the rule or form setting.",
+        examples=["rule 'b2b by hidden field'", "form default"],
+    )
+    delivery_id: str | None = Field(
+        default=None,
+        description="The sender's id of this delivery or submission (Typeform token, Telegram update_id, ...).",
+    )
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fields the form maps onto custom fields of the deal, by custom field key.",
+    )
+    company_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fields the form maps onto the company (such as tax_id), by company field name.",
+    )
+    attachments: list[InquiryAttachment] = Field(default_factory=list, description="Files that came with it.")
 
 
 class RequestAccepted(Event[IntakeRequest]):

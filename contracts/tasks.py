@@ -52,6 +52,10 @@ class TaskState(BaseModel):
     completed_at: datetime | None = None
     accepted_at: datetime | None = None
     deleted: bool = False
+    created_at: datetime | None = Field(default=None, description="When the task was created, in UTC.")
+    updated_at: datetime | None = Field(
+        default=None, description="When the task last changed, in UTC; the time of this event's change."
+    )
 
 
 class TaskChange(BaseModel):

@@ -12,6 +12,7 @@ class Topic(StrEnum):
     CRM_CONTACTS = "crm.contacts"
     CRM_LEGAL_ENTITIES = "crm.legal_entities"
     CRM_PIPELINES = "crm.pipelines"
+    CRM_PROJECTS = "crm.projects"
     CRM_DEALS = "crm.deals"
     TASKS_TASKS = "tasks.tasks"
     DOCUMENTS_DOCUMENTS = "documents.documents"

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from servicekit.errors import AuthenticationError
 from servicekit.settings import ServiceSettings
@@ -20,6 +20,9 @@ from servicekit.settings import ServiceSettings
 
 class Principal(BaseModel):
     """Authenticated staff user."""
+
+    # Strict, so that a claim such as ``roles: "admin"`` is rejected instead of read as characters.
+    model_config = ConfigDict(strict=True)
 
     user_id: str
     name: str = ""
@@ -53,8 +56,9 @@ class TokenVerifier:
                 key,
                 algorithms=algorithms,
                 audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
                 options={
-                    "require": ["sub", "exp"],
+                    "require": ["sub", "exp", "iss"],
                     "verify_aud": self._settings.jwt_audience is not None,
                 },
             )
@@ -62,13 +66,17 @@ class TokenVerifier:
             raise AuthenticationError("bearer token has expired; request a new one") from exc
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"bearer token is invalid: {exc}") from exc
-        return Principal(
-            user_id=str(claims["sub"]),
-            name=str(claims.get("name", "")),
-            department=claims.get("department"),
-            workgroups=list(claims.get("workgroups", [])),
-            roles=list(claims.get("roles", [])),
-        )
+        try:
+            return Principal(
+                user_id=claims["sub"],
+                name=claims.get("name") or "",
+                department=claims.get("department"),
+                workgroups=claims.get("workgroups") or [],
+                roles=claims.get("roles") or [],
+            )
+        except ValidationError as exc:
+            fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise AuthenticationError(f"bearer token has claims of the wrong type: {fields}") from exc
 
 
 def issue_token(

@@ -76,12 +76,15 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_relay(args: argparse.Namespace) -> None:
     """Run only the outbox relay of a service, for deployments that keep it in its own process."""
     from servicekit.logs import configure_logging
+    from servicekit.migrations import migrate
 
     settings = _settings(args.service)
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     runtime = _bootstrap(args.service).create_runtime(settings)
 
     async def run() -> None:
+        # The relay reads the service's outbox, so the schema must exist even before the service ran.
+        await migrate(runtime.engine, runtime.migrations)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,7 +124,10 @@ def cmd_dlq_replay(args: argparse.Namespace) -> None:
 
     settings = ServiceSettings(service_name="dlq-replay")
     configure_logging("dlq-replay", settings.log_level, settings.log_json)
-    count = asyncio.run(replay_dead_letters(settings.kafka_bootstrap_servers, args.topic, limit=args.limit))
+    try:
+        count = asyncio.run(replay_dead_letters(settings.kafka_bootstrap_servers, args.topic, limit=args.limit))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     print(f"replayed {count} message(s) from {args.topic}")
 
 
@@ -156,6 +162,20 @@ def cmd_demo(_args: argparse.Namespace) -> None:
     run_demo()
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientwork", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="role, such as admin or sales; repeat for several",
     )
-    token.add_argument("--ttl-hours", type=float, default=12.0, help="lifetime of the token in hours")
+    token.add_argument("--ttl-hours", type=_positive_float, default=12.0, help="lifetime of the token in hours")
     token.set_defaults(func=cmd_token)
 
     replay = commands.add_parser(
@@ -191,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish a dead-letter topic's messages to their topics again",
     )
     replay.add_argument("topic", help="dead-letter topic, such as crm.deals.dlq")
-    replay.add_argument("--limit", type=int, default=None, help="replay at most this many messages")
+    replay.add_argument("--limit", type=_positive_int, default=None, help="replay at most this many messages")
     replay.set_defaults(func=cmd_dlq_replay)
 
     asyncapi = commands.add_parser("asyncapi", help="write or check the AsyncAPI document of a service")

@@ -76,6 +76,14 @@ def _poll_items(
     return []
 
 
+def _configure_forms(client: httpx.Client, auth: dict[str, str], keys: set[str]) -> None:
+    """Give each demo form its settings in intake; intake answers 404 to a form it does not know."""
+    for key in sorted(keys):
+        url = f"{service_url('intake')}/staff/forms/{key}"
+        if client.get(url, headers=auth).status_code == 404:
+            client.put(url, json={"title": key}, headers=auth).raise_for_status()
+
+
 def run_demo() -> None:
     """Post each sample, follow it to a deal and a search hit, and print one line per sample."""
     settings = ServiceSettings(service_name="demo")
@@ -83,6 +91,7 @@ def run_demo() -> None:
     auth = {"Authorization": f"Bearer {token}"}
     print("\nsample                        answer    deal                                  searchable")
     with httpx.Client(timeout=10) as client:
+        _configure_forms(client, auth, {submission.form_key for submission in _submissions()})
         for submission in _submissions():
             answer = client.post(
                 f"{service_url('intake')}/forms/{submission.form_key}",

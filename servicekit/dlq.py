@@ -22,6 +22,10 @@ async def replay_dead_letters(bootstrap_servers: str, dlq_topic: str, *, limit: 
     if not dlq_topic.endswith(DEAD_LETTER_SUFFIX):
         raise ValueError(f"{dlq_topic!r} is not a dead-letter topic; its name must end with {DEAD_LETTER_SUFFIX!r}")
 
+    partitions = await topic_partitions(bootstrap_servers, [dlq_topic])
+    if not partitions:
+        logger.info("dead-letter topic %s does not exist", dlq_topic)
+        return 0
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=f"dlq-replay.{dlq_topic}",
@@ -29,10 +33,6 @@ async def replay_dead_letters(bootstrap_servers: str, dlq_topic: str, *, limit: 
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all")
-    partitions = await topic_partitions(bootstrap_servers, [dlq_topic])
-    if not partitions:
-        logger.info("dead-letter topic %s does not exist", dlq_topic)
-        return 0
     await consumer.start()
     await producer.start()
     try:

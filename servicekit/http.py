@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.errors import ServiceError
 from servicekit.logs import log_context, new_traceparent
@@ -32,7 +33,18 @@ def install_conventions(app: FastAPI, service: str) -> None:
         traceparent = new_traceparent(request.headers.get("traceparent"))
         started = time.perf_counter()
         with log_context(correlation_id=correlation_id[:128], traceparent=traceparent):
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # the one place where an unexpected error becomes a JSON 500
+                logger.error("unhandled error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+                response = JSONResponse(
+                    {
+                        "code": "internal_error",
+                        "message": "the request failed on the server; report the correlation id to the operators",
+                        "correlation_id": correlation_id[:128],
+                    },
+                    status_code=500,
+                )
             if request.url.path not in ("/health", "/ready", "/metrics"):
                 logger.info(
                     "%s %s -> %s in %.1f ms",
@@ -47,6 +59,13 @@ def install_conventions(app: FastAPI, service: str) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

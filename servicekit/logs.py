@@ -89,6 +89,38 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{context}]" if context else line
 
 
+class RepeatFilter(logging.Filter):
+    """Let through at most one record per message template and logger every ``interval`` seconds.
+
+    Only loggers under ``prefixes`` are limited; the filter sits on the handler, because a filter on a
+    logger does not see the records of its child loggers.
+
+    A client library that logs each failed reconnect (aiokafka does, at ERROR) would otherwise write
+    thousands of lines a second while a broker is down. The next record let through says how many
+    were dropped.
+    """
+
+    def __init__(self, prefixes: tuple[str, ...], interval: float = 10.0) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.interval = interval
+        self._last: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, record.msg)
+        now = record.created
+        last, dropped = self._last.get(key, (0.0, 0))
+        if now - last < self.interval:
+            self._last[key] = (last, dropped + 1)
+            return False
+        self._last[key] = (now, 0)
+        if dropped:
+            record.msg = f"{record.msg} (repeated {dropped} times since the last line)"
+        return True
+
+
 def configure_logging(service: str, level: str = "INFO", json_output: bool | None = None) -> None:
     """Set up the root logger for a service process."""
     if json_output is None:
@@ -101,6 +133,7 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool | Non
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka logs every reconnect attempt at ERROR while a broker is down; one line per retry is enough.
+    # aiokafka logs every reconnect attempt at ERROR while a broker is down.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    handler.addFilter(RepeatFilter(prefixes=("aiokafka",)))
     _context.set({"service": service})

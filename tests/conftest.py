@@ -15,7 +15,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -69,9 +71,24 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """A topic prefix of this test alone, so tests never see each other's events."""
-    return unique_name("t") + "."
+async def topic_prefix(servers: Servers) -> AsyncIterator[str]:
+    """A topic and index prefix of this test alone; its topics and indices are deleted afterwards."""
+    prefix = unique_name("t") + "."
+    yield prefix
+    await _delete_topics(servers.kafka, prefix)
+    async with httpx.AsyncClient(base_url=servers.opensearch, timeout=30) as client:
+        await client.delete(f"/{prefix}*", params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+
+
+async def _delete_topics(bootstrap_servers: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

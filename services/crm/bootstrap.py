@@ -6,29 +6,38 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from contracts.crm import DealEvent
+from contracts.crm import CompanyEvent, ContactEvent, DealEvent, LegalEntityEvent, ProjectEvent
+from contracts.documents import DocumentEvent, FileEvent
 from contracts.intake import RequestAccepted
+from contracts.tasks import TaskEvent
 from contracts.topics import Topic
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app, subscribe
+from services.crm.access import AccessPolicy
 from services.crm.handlers import create_deal_from_request
 from services.crm.http import router
+from services.crm.projections import apply_document, apply_file, apply_task, marker_refresh_job
 from services.crm.settings import CrmSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 settings_class = CrmSettings
 
+PUBLISHED = (
+    (Topic.CRM_COMPANIES, CompanyEvent, "Company events with the company's full state."),
+    (Topic.CRM_CONTACTS, ContactEvent, "Contact events with the contact's full state."),
+    (Topic.CRM_LEGAL_ENTITIES, LegalEntityEvent, "Legal entity events, of clients and of our own companies."),
+    (Topic.CRM_PROJECTS, ProjectEvent, "Client project events with the project's full state."),
+    (Topic.CRM_DEALS, DealEvent, "Deal events with the deal's full state, links and markers."),
+)
+
 
 def create_runtime(settings: CrmSettings | None = None) -> ServiceRuntime:
     settings = settings or CrmSettings()
     runtime = build_runtime(settings, MIGRATIONS, description="Clients, pipelines and deals.")
-    deals_topic = runtime.use_topic(Topic.CRM_DEALS)
+    runtime.extras["policy"] = AccessPolicy(settings.access_roles, base_role=settings.base_role)
 
-    runtime.broker.publisher(
-        deals_topic,
-        title=f"{deals_topic}:publish",
-        description="Deal events.",
-        schema=DealEvent,
-    )
+    for contract_topic, schema, description in PUBLISHED:
+        topic = runtime.use_topic(contract_topic)
+        runtime.broker.publisher(topic, title=f"{topic}:publish", description=description, schema=schema)
 
     subscribe(
         runtime,
@@ -36,6 +45,33 @@ def create_runtime(settings: CrmSettings | None = None) -> ServiceRuntime:
         RequestAccepted,
         lambda session, event: create_deal_from_request(session, settings, event),
         description="Creates a deal from each accepted inquiry, once per request.",
+    )
+    subscribe(
+        runtime,
+        Topic.TASKS_TASKS,
+        TaskEvent,
+        lambda session, event: apply_task(session, settings, event),
+        description="Projects tasks for counters and markers, and adds task results to their deals' timelines.",
+        projection="tasks",
+    )
+    subscribe(
+        runtime,
+        Topic.DOCUMENTS_DOCUMENTS,
+        DocumentEvent,
+        lambda session, event: apply_document(session, settings, event),
+        description="Projects documents for the relationship card and the client workspace.",
+        projection="documents",
+    )
+    subscribe(
+        runtime,
+        Topic.DOCUMENTS_FILES,
+        FileEvent,
+        lambda session, event: apply_file(session, settings, event),
+        description="Projects client files for the relationship card and the client workspace.",
+        projection="files",
+    )
+    runtime.background_jobs.append(
+        marker_refresh_job(runtime.sessionmaker, settings, settings.marker_refresh_seconds, runtime.relay.notify)
     )
     return runtime
 

@@ -1,6 +1,7 @@
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from servicekit.settings import ServiceSettings
+from services.crm.access import DEFAULT_ROLES, RoleRights, validate_roles
 
 
 class CrmSettings(ServiceSettings):
@@ -9,3 +10,21 @@ class CrmSettings(ServiceSettings):
     service_name: str = "crm"
     http_port: int = 8001
     default_pipeline_key: str = Field(default="sales", description="Pipeline of deals whose request names none.")
+    access_roles: dict[str, RoleRights] = Field(
+        default_factory=lambda: DEFAULT_ROLES,
+        description=(
+            "Rights per role as JSON: role to entity type (or deal:<pipeline key>) to action "
+            "(read, create, update, delete) to level (none, own, department, all). Every user has the "
+            "base role; admin may do everything."
+        ),
+    )
+    base_role: str = Field(default="employee", description="Role that every staff user has besides their own.")
+    marker_refresh_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between recomputations of the time-based deal markers."
+    )
+
+    @field_validator("access_roles")
+    @classmethod
+    def _check_roles(cls, roles: dict[str, RoleRights]) -> dict[str, RoleRights]:
+        validate_roles(roles)
+        return roles

@@ -9,12 +9,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from contracts.crm import DealEvent
 from contracts.intake import IntakeEvent
 from contracts.topics import Topic
-from servicekit.service import ServiceRuntime, build_runtime, create_http_app
-from services.intake.handlers import process_pending
-from services.intake.http import router
+from servicekit.service import ServiceRuntime, build_runtime, create_http_app, subscribe
+from services.intake.handlers import process_pending, record_deal
+from services.intake.http import router as public_router
+from services.intake.maildir import run_maildir_poller
 from services.intake.settings import IntakeSettings
+from services.intake.staff import router as staff_router
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +38,21 @@ def create_runtime(settings: IntakeSettings | None = None) -> ServiceRuntime:
         description="Accepted inquiries.",
         schema=IntakeEvent,
     )
+    subscribe(
+        runtime,
+        Topic.CRM_DEALS,
+        DealEvent,
+        record_deal,
+        projection="deals",
+        description="Records which deal each request became, for the request's staff view.",
+    )
     return runtime
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = create_runtime(settings)
-    app = create_http_app(runtime, title="intake", routers=[router])
+    app = create_http_app(runtime, title="intake", routers=[public_router, staff_router])
     wakeup = asyncio.Event()
     app.state.processor_wakeup = wakeup
 
@@ -60,7 +71,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout=settings.processor_poll_seconds)
 
-    runtime.background_jobs.append(processor)
+    async def maildir_poller(stop: asyncio.Event) -> None:
+        await run_maildir_poller(runtime.sessionmaker, settings, stop, wakeup)
+
+    runtime.background_jobs.extend([processor, maildir_poller])
     return app
 
 

@@ -1,5 +1,6 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -50,11 +51,32 @@ def test_server_url_without_database_gets_service_database() -> None:
 
 
 def test_default_database_is_sqlite_file() -> None:
-    assert settings().sqlalchemy_url.startswith("sqlite+aiosqlite:///")
-    assert settings().sqlalchemy_url.endswith("/crm.db")
+    embedded = settings(database_url=None)
+    assert embedded.sqlalchemy_url.startswith("sqlite+aiosqlite:///")
+    assert embedded.sqlalchemy_url.endswith("/crm.db")
 
 
 def test_topic_prefix_applies_to_topics_and_group() -> None:
     configured = settings(kafka_topic_prefix="staging.")
     assert configured.topic("crm.deals") == "staging.crm.deals"
     assert configured.consumer_group == "staging.crm"
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("roles", "admin"), ("roles", 5), ("workgroups", 5), ("department", {"name": "sales"})],
+)
+def test_claims_of_wrong_type_are_rejected(claim: str, value: object) -> None:
+    token = jwt.encode(
+        {"sub": "u-1", "iss": "clientwork", "exp": datetime.now(UTC) + timedelta(hours=1), claim: value},
+        KEY,
+        algorithm="HS256",
+    )
+    with pytest.raises(AuthenticationError, match=claim):
+        TokenVerifier(settings()).verify(token)
+
+
+def test_token_of_other_issuer_is_rejected() -> None:
+    token = issue_token(KEY, "u-1", issuer="someone-else")
+    with pytest.raises(AuthenticationError, match="invalid"):
+        TokenVerifier(settings()).verify(token)

@@ -1,0 +1,77 @@
+"""Helpers shared by the CRM use cases: the origin of a change, field errors and event recording."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import Actor, ActorType, Event
+from servicekit.auth import Principal
+from servicekit.errors import ServiceError, ValidationFailed
+from servicekit.outbox import record_event
+from servicekit.settings import ServiceSettings
+
+
+class Deleted(ServiceError):
+    """The record existed but was deleted."""
+
+    status_code = 410
+    code = "deleted"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Origin of a change: the actor and ids for the event envelope, and the cause for the deal's timeline."""
+
+    actor: Actor
+    correlation_id: str
+    causation_id: uuid.UUID | None = None
+    #: Timeline cause: ``type`` (user, request, task, system), ``id`` and ``name``.
+    cause: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def user(cls, user: Principal, correlation_id: str) -> Origin:
+        return cls(
+            actor=Actor(type=ActorType.USER, id=user.user_id, name=user.name or None),
+            correlation_id=correlation_id,
+            cause={"type": "user", "id": user.user_id, "name": user.name or None},
+        )
+
+    @property
+    def by_person(self) -> bool:
+        return self.actor.type == ActorType.USER
+
+
+def invalid(*errors: tuple[str, str], message: str | None = None) -> ValidationFailed:
+    """Build a 422 error that names each invalid field and the rule it breaks."""
+    items = [{"field": name, "reason": reason} for name, reason in errors]
+    summary = message or "; ".join(f"{name}: {reason}" for name, reason in errors)
+    return ValidationFailed(f"invalid request: {summary}", errors=items)
+
+
+def record(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    topic: str,
+    event_class: type[Event[Any]],
+    *,
+    aggregate_id: uuid.UUID,
+    version: int,
+    origin: Origin,
+    data: Any,
+) -> None:
+    """Record an event of an aggregate in the caller's transaction."""
+    # Each concrete event class defaults its event_type and aggregate_type.
+    event = event_class(  # type: ignore[call-arg]
+        producer=settings.service_name,
+        aggregate_id=aggregate_id,
+        aggregate_version=version,
+        correlation_id=origin.correlation_id,
+        causation_id=origin.causation_id,
+        actor=origin.actor,
+        data=data,
+    )
+    record_event(session, settings.topic(topic), event)

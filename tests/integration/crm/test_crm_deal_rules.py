@@ -1,0 +1,232 @@
+"""Consistency rules and stage rules of deals, each alone, with the events they leave on Kafka."""
+
+from typing import Any
+
+import pytest
+
+from tests.integration.crm.conftest import ADMIN, Crm, create, new_id
+
+pytestmark = pytest.mark.integration
+
+
+async def client_setup(crm: Crm) -> dict[str, Any]:
+    company = await create(crm, "/companies", {"name": "Romashka", "tax_id": "7701234567"})
+    other = await create(crm, "/companies", {"name": "Vasilek"})
+    entity = await create(crm, "/legal-entities", {"legal_name": "OOO Romashka", "company_id": company["id"]})
+    other_entity = await create(crm, "/legal-entities", {"legal_name": "OOO Vasilek", "company_id": other["id"]})
+    ours = await create(
+        crm,
+        "/legal-entities",
+        {"legal_name": "Our Agency LLC", "is_own": True, "bank_accounts": [{"account": "40702810900000000001"}]},
+    )
+    return {"company": company, "other": other, "entity": entity, "other_entity": other_entity, "ours": ours}
+
+
+async def test_client_records_publish_full_state(crm: Crm) -> None:
+    setup = await client_setup(crm)
+    contact = await create(
+        crm, "/contacts", {"name": "Anna", "company_id": setup["company"]["id"], "phones": ["8 (999) 000-00-01"]}
+    )
+    project = await create(crm, "/projects", {"name": "Relaunch", "company_id": setup["company"]["id"]})
+    changed = await crm.client.patch(f"/contacts/{contact['id']}", json={"name": "Anna S."}, headers=ADMIN)
+    assert changed.status_code == 200, changed.text
+    deleted = await crm.client.delete(f"/projects/{project['id']}", headers=ADMIN)
+    assert deleted.status_code == 204
+
+    created, updated = await crm.events("crm.contacts", contact["id"], 2)
+    assert created["event_type"] == "crm.contact.created"
+    assert created["data"]["phones"] == ["+79990000001"]
+    assert updated["aggregate_version"] == 2
+    assert updated["data"]["name"] == "Anna S."
+    assert updated["data"]["company_id"] == setup["company"]["id"]
+
+    _, project_deleted = await crm.events("crm.projects", project["id"], 2)
+    assert project_deleted["data"]["deleted"] is True
+    [ours] = await crm.events("crm.legal_entities", setup["ours"]["id"], 1)
+    assert ours["data"]["is_own"] is True
+    assert ours["data"]["bank_accounts"] == [{"account": "40702810900000000001"}]
+
+    gone = await crm.client.get(f"/projects/{project['id']}", headers=ADMIN)
+    assert gone.status_code == 410
+    assert gone.json()["status"] == "deleted"
+    missing = await crm.client.get(f"/projects/{new_id()}", headers=ADMIN)
+    assert missing.status_code == 404
+    assert missing.json()["status"] == "not_found"
+
+
+async def test_invalid_company_fields_named(crm: Crm) -> None:
+    response = await crm.client.post("/companies", json={"name": "", "phones": ["call me"]}, headers=ADMIN)
+    assert response.status_code == 422
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"body.name", "body.phones"}
+
+
+async def test_client_entity_of_other_company_rejected(crm: Crm) -> None:
+    setup = await client_setup(crm)
+    response = await crm.client.post(
+        "/deals",
+        json={
+            "title": "Mismatch",
+            "company_id": setup["company"]["id"],
+            "client_legal_entity_id": setup["other_entity"]["id"],
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code == 422
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"client_legal_entity_id", "company_id"}
+
+    good = await create(
+        crm,
+        "/deals",
+        {"title": "Match", "company_id": setup["company"]["id"], "client_legal_entity_id": setup["entity"]["id"]},
+    )
+    [event] = await crm.events("crm.deals", good["id"], 1)
+    assert event["data"]["deal"]["client_legal_entity_id"] == setup["entity"]["id"]
+    assert event["data"]["deal"]["company_id"] == setup["company"]["id"]
+
+
+async def test_our_entity_must_be_ours(crm: Crm) -> None:
+    setup = await client_setup(crm)
+    response = await crm.client.post(
+        "/deals", json={"title": "Wrong side", "our_legal_entity_id": setup["entity"]["id"]}, headers=ADMIN
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "our_legal_entity_id"
+
+    deal = await create(crm, "/deals", {"title": "Ours", "our_legal_entity_id": setup["ours"]["id"]})
+    [event] = await crm.events("crm.deals", deal["id"], 1)
+    assert event["data"]["deal"]["our_legal_entity_id"] == setup["ours"]["id"]
+
+
+async def test_contact_of_other_company_warns(crm: Crm) -> None:
+    setup = await client_setup(crm)
+    stranger = await create(crm, "/contacts", {"name": "Boris", "company_id": setup["other"]["id"]})
+    own = await create(crm, "/contacts", {"name": "Anna", "company_id": setup["company"]["id"]})
+    deal = await create(
+        crm,
+        "/deals",
+        {
+            "title": "Warned",
+            "company_id": setup["company"]["id"],
+            "contact_ids": [own["id"], stranger["id"]],
+            "primary_contact_id": own["id"],
+        },
+    )
+    [warning] = deal["warnings"]
+    assert warning["code"] == "contact_of_another_company"
+    assert warning["id"] == stranger["id"]
+    assert deal["contact_ids"] == [own["id"], stranger["id"]]
+    assert deal["primary_contact_id"] == own["id"]
+    assert deal["contact_name"] == "Anna"
+
+
+async def pipeline_with_rules(crm: Crm) -> dict[str, Any]:
+    return await create(
+        crm,
+        "/pipelines",
+        {
+            "key": "projects",
+            "name": "Projects",
+            "fields": [
+                {"key": "budget", "name": "Budget", "type": "money"},
+                {"key": "signed", "name": "Contract signed", "type": "yes_no"},
+                {"key": "segment", "name": "Segment", "type": "choice", "options": ["smb", "enterprise"]},
+            ],
+            "stages": [
+                {"name": "Lead"},
+                {
+                    "name": "Negotiation",
+                    "required_fields": ["budget", "amount"],
+                    "exit_conditions": [{"field": "signed", "equals": True}],
+                },
+                {"name": "Won", "semantics": "won"},
+                {"name": "Lost", "semantics": "lost"},
+            ],
+        },
+    )
+
+
+async def test_stage_entry_requires_fields(crm: Crm) -> None:
+    pipeline = await pipeline_with_rules(crm)
+    lead, negotiation = pipeline["stages"][0], pipeline["stages"][1]
+    deal = await create(crm, "/deals", {"title": "Rules", "pipeline_key": "projects"})
+    assert deal["stage_id"] == lead["id"]
+
+    refused = await crm.client.patch(f"/deals/{deal['id']}", json={"stage_id": negotiation["id"]}, headers=ADMIN)
+    assert refused.status_code == 422
+    fields = {error["field"] for error in refused.json()["errors"]}
+    assert fields == {"custom_fields.budget", "amount"}
+
+    moved = await crm.client.patch(
+        f"/deals/{deal['id']}",
+        json={
+            "stage_id": negotiation["id"],
+            "amount": "1500.00",
+            "currency": "EUR",
+            "custom_fields": {"budget": {"amount": "2000", "currency": "EUR"}},
+        },
+        headers=ADMIN,
+    )
+    assert moved.status_code == 200, moved.text
+    _, event = await crm.events("crm.deals", deal["id"], 2)
+    assert event["data"]["deal"]["stage_name"] == "Negotiation"
+    assert event["data"]["deal"]["custom_fields"] == {"budget": {"amount": "2000", "currency": "EUR"}}
+    assert "stage_id" in event["data"]["changed"]
+
+
+async def test_stage_exit_condition_holds(crm: Crm) -> None:
+    pipeline = await pipeline_with_rules(crm)
+    negotiation, won = pipeline["stages"][1], pipeline["stages"][2]
+    deal = await create(
+        crm,
+        "/deals",
+        {
+            "title": "Exit",
+            "pipeline_key": "projects",
+            "stage_id": negotiation["id"],
+            "amount": "10",
+            "custom_fields": {"budget": {"amount": "10", "currency": "EUR"}},
+        },
+    )
+    refused = await crm.client.patch(f"/deals/{deal['id']}", json={"stage_id": won["id"]}, headers=ADMIN)
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert error["field"] == "custom_fields.signed"
+    assert "may not be left" in error["reason"]
+
+    left = await crm.client.patch(
+        f"/deals/{deal['id']}", json={"stage_id": won["id"], "custom_fields": {"signed": True}}, headers=ADMIN
+    )
+    assert left.status_code == 200, left.text
+    assert left.json()["stage_semantics"] == "won"
+    timeline = (await crm.client.get(f"/deals/{deal['id']}/timeline", headers=ADMIN)).json()["items"]
+    [move] = [entry for entry in timeline if entry["kind"] == "stage_changed"]
+    assert move["data"]["to_stage"]["name"] == "Won"
+    assert move["cause"]["id"] == "u-admin"
+
+
+async def test_custom_field_types_validated(crm: Crm) -> None:
+    await pipeline_with_rules(crm)
+    response = await crm.client.post(
+        "/deals",
+        json={
+            "title": "Types",
+            "pipeline_key": "projects",
+            "custom_fields": {"signed": "yes", "segment": "huge", "budget": {"amount": "1.234", "currency": "EUR"}},
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code == 422
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"custom_fields.signed", "custom_fields.segment", "custom_fields.budget"}
+
+
+async def test_deal_moves_between_pipelines(crm: Crm) -> None:
+    pipeline = await pipeline_with_rules(crm)
+    deal = await create(crm, "/deals", {"title": "Mover"})
+    moved = await crm.client.patch(f"/deals/{deal['id']}", json={"pipeline_id": pipeline["id"]}, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["pipeline_id"] == pipeline["id"]
+    assert moved.json()["stage_name"] == "Lead"

@@ -1,0 +1,207 @@
+"""Every shared sample through its public endpoint with its real headers, on a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from servicekit.db import OutboxMessage
+from services.intake.handlers import process_pending
+from tests.intake_support import (
+    TELEGRAM_SECRET,
+    Intake,
+    bearer,
+    configure,
+    in_process_intake,
+    samples,
+    telegram_forwarded_contact,
+    whatsapp_read_receipt,
+    whatsapp_signature,
+)
+
+pytestmark = pytest.mark.integration
+
+#: What each sample becomes: status, reason and the normalized contact (for accepted ones).
+EXPECTED: dict[str, dict[str, Any]] = {
+    "RI-01": {
+        "status": "accepted",
+        "contact": {
+            "name": "Тестов Тест Тестович",
+            "phone": "+79990000001",
+            "email": "lead.test+typeform@example.com",
+            "email_as_entered": "Lead.Test+typeform@Example.COM",
+        },
+        "routing": {"pipeline_key": "b2b", "stage_key": "Qualification", "owner_id": "u-anna"},
+    },
+    "RI-02": {
+        "status": "accepted",
+        "contact": {"name": "Иванова Тестовая", "phone": "+79990000002", "email": "test.tilda@example.com"},
+    },
+    "RI-02-ping": {"status": "ignored", "reason": "ping"},
+    "RI-03": {
+        "status": "accepted",
+        "contact": {"name": "Тест Гуглов", "phone": "+79990000004", "email": "g.o.o.g.l.e.test@gmail.com"},
+    },
+    "RI-05-text": {"status": "accepted", "contact": {"name": "Тест Телеграмов", "phone": "+79990000006"}},
+    "RI-05-contact": {"status": "accepted", "contact": {"name": "Тест Телеграмов", "phone": "+79990000006"}},
+    "RI-05-whatsapp": {"status": "accepted", "contact": {"name": "Тест Ватсапов", "phone": "+79990000008"}},
+    "RI-06": {
+        "status": "accepted",
+        "contact": {"name": "Тестовый Клиент", "phone": "+79990000010", "email": "client.test@example.com"},
+        "attachments": ["ТЗ на внедрение.pdf", "контакты.csv"],
+    },
+    "RI-07": {"status": "accepted", "title_has": "Bitrix24 lead 2211"},
+    "RI-08": {
+        "status": "accepted",
+        "contact": {"name": "Пётр Тестов-Щукин", "phone": "+79990000009", "email": "petr.test@example.com"},
+    },
+}
+
+
+@pytest.fixture
+async def intake(database_url: str, topic_prefix: str) -> AsyncIterator[Intake]:
+    async for harness in in_process_intake(database_url, topic_prefix):
+        await configure(harness.client)
+        yield harness
+
+
+async def _post(intake: Intake, path: str, body: bytes, content_type: str, headers: dict[str, str]) -> Any:
+    return await intake.client.post(path, content=body, headers={**headers, "Content-Type": content_type})
+
+
+async def _view(intake: Intake, request_id: str) -> dict[str, Any]:
+    answer = await intake.client.get(f"/requests/{request_id}", headers=bearer())
+    assert answer.status_code == 200, answer.text
+    view: dict[str, Any] = answer.json()
+    return view
+
+
+async def _accepted_events(intake: Intake) -> list[dict[str, Any]]:
+    async with intake.runtime.sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    return [json.loads(row.payload) for row in rows if row.event_type == "intake.request.accepted"]
+
+
+async def test_every_sample_gets_its_outcome_and_a_retry_creates_nothing(intake: Intake) -> None:
+    first: dict[str, str] = {}
+    for name, sample in samples().items():
+        answer = await _post(intake, sample.path, sample.body, sample.content_type, sample.headers)
+        assert answer.status_code in (200, 202), f"{name}: {answer.status_code} {answer.text}"
+        first[name] = answer.json()["request_id"]
+    await process_pending(intake.runtime.sessionmaker, intake.settings)
+
+    for name, expected in EXPECTED.items():
+        view = await _view(intake, first[name])
+        assert view["status"] == expected["status"], f"{name}: {view}"
+        if "reason" in expected:
+            assert view["reason"] == expected["reason"], f"{name}: {view}"
+            assert view["outcome"], f"{name} says why it created nothing"
+        for key, value in expected.get("contact", {}).items():
+            assert view["summary"]["contact"].get(key) == value, f"{name} {key}: {view['summary']}"
+        for key, value in expected.get("routing", {}).items():
+            assert view["summary"]["routing"][key] == value, f"{name} {key}: {view['summary']}"
+        if "attachments" in expected:
+            assert view["summary"]["attachments"] == expected["attachments"]
+        if "title_has" in expected:
+            assert expected["title_has"] in view["summary"]["title"]
+    accepted = await _accepted_events(intake)
+    assert len(accepted) == sum(1 for expected in EXPECTED.values() if expected["status"] == "accepted")
+    typeform = next(event for event in accepted if event["aggregate_id"] == first["RI-01"])
+    assert typeform["data"]["utm"]["utm_source"] == "yandex"
+    assert typeform["data"]["routing_reason"] == "rule 'b2b by hidden field'"
+
+    # Each sender retries byte for byte; the retries are stored, but become nothing.
+    for name, sample in samples().items():
+        answer = await _post(intake, sample.path, sample.body, sample.content_type, sample.headers)
+        assert answer.status_code in (200, 202), f"{name}: {answer.text}"
+        await process_pending(intake.runtime.sessionmaker, intake.settings)
+        view = await _view(intake, answer.json()["request_id"])
+        assert view["status"] == "ignored", f"retry of {name}: {view}"
+        if EXPECTED[name]["status"] == "accepted":
+            assert view["reason"] == "duplicate"
+            assert view["duplicate_of"] == first[name]
+    assert len(await _accepted_events(intake)) == len(accepted)
+
+
+async def test_non_inquiries_create_nothing_and_say_why(intake: Intake) -> None:
+    forwarded = await _post(
+        intake,
+        "/intake/telegram",
+        telegram_forwarded_contact(),
+        "application/json",
+        {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+    )
+    receipt_body = whatsapp_read_receipt()
+    receipt = await _post(
+        intake,
+        "/intake/whatsapp",
+        receipt_body,
+        "application/json",
+        {"X-Hub-Signature-256": whatsapp_signature(receipt_body)},
+    )
+    assert forwarded.status_code == receipt.status_code == 200
+    await process_pending(intake.runtime.sessionmaker, intake.settings)
+
+    assert (await _view(intake, forwarded.json()["request_id"]))["reason"] == "forwarded_contact"
+    receipt_view = await _view(intake, receipt.json()["request_id"])
+    assert receipt_view["reason"] == "receipt"
+    assert "read" in receipt_view["outcome"]
+    assert await _accepted_events(intake) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "tamper"),
+    [
+        ("RI-01", "body"),
+        ("RI-05-whatsapp", "body"),
+        ("RI-05-text", "secret"),
+        ("RI-07", "secret"),
+        ("RI-02", "token"),
+        ("RI-01", "missing"),
+    ],
+)
+async def test_bad_signature_or_token_is_rejected_and_nothing_is_processed(
+    intake: Intake, name: str, tamper: str
+) -> None:
+    sample = samples()[name]
+    body, headers, path = sample.body, dict(sample.headers), sample.path
+    if tamper == "body":
+        body = body.replace(b"7999000000", b"7999000009", 1)
+    elif tamper == "secret" and name == "RI-07":
+        body = body.replace(b"FAKEapplicationtoken000000000001", b"FAKEapplicationtoken000000000666")
+    elif tamper == "secret":
+        headers["X-Telegram-Bot-Api-Secret-Token"] = "FAKE_wrong_token"
+    elif tamper == "token":
+        path = path.replace("FAKE-url-token-for-tests", "FAKE-guessed")
+    else:
+        headers = {key: value for key, value in headers.items() if key.lower() != "typeform-signature"}
+    assert body != sample.body or headers != sample.headers or path != sample.path
+
+    answer = await _post(intake, path, body, sample.content_type, headers)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["code"] == "sender_not_verified"
+    assert answer.json()["message"]
+
+    await process_pending(intake.runtime.sessionmaker, intake.settings)
+    listed = await intake.client.get("/requests", params={"status": "rejected"}, headers=bearer())
+    [rejected] = listed.json()["items"]
+    assert rejected["reason"] == "not_verified"
+    async with intake.runtime.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    replay = await intake.client.post(f"/requests/{rejected['id']}/replay", headers=bearer())
+    assert replay.status_code == 409
+
+
+async def test_whatsapp_handshake_echoes_the_challenge_only_for_the_verify_token(intake: Intake) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": "FAKE-verify-token", "hub.challenge": "1158201444"}
+    answer = await intake.client.get("/intake/whatsapp", params=params)
+    assert answer.status_code == 200
+    assert answer.text == "1158201444"
+    assert answer.headers["content-type"].startswith("text/plain")
+
+    wrong = await intake.client.get("/intake/whatsapp", params={**params, "hub.verify_token": "FAKE-guess"})
+    assert wrong.status_code == 401
