@@ -83,7 +83,7 @@ def build_document(
     phones: Iterable[str | None] = (),
     emails: Iterable[str | None] = (),
     tax_ids: Iterable[str | None] = (),
-    custom: dict[str, str] | None = None,
+    custom: dict[str, Any] | None = None,
     status: str | None = None,
     related: Iterable[str] = (),
     link: tuple[str, str],
@@ -113,9 +113,16 @@ def build_document(
     return SearchDocument(domain, record_id, event.aggregate_version, event.occurred_at, deleted, source)
 
 
-def custom_pairs(fields: dict[str, str]) -> list[str]:
-    """Return tenant-defined fields as ``name=value`` keywords, so they never add fields to the mapping."""
-    pairs = [f"{name}={value[:CUSTOM_VALUE_MAX_CHARS]}" for name, value in sorted(fields.items()) if value]
+def custom_pairs(fields: dict[str, Any]) -> list[str]:
+    """Return tenant-defined fields as ``name=value`` keywords, so they never add fields to the mapping.
+
+    A list value gives one pair per item; other values are written with ``str``.
+    """
+    pairs: list[str] = []
+    for name, value in sorted(fields.items()):
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and item != "":
+                pairs.append(f"{name}={str(item)[:CUSTOM_VALUE_MAX_CHARS]}")
     return pairs[:CUSTOM_PAIRS_MAX]
 
 
@@ -138,7 +145,8 @@ def deal_document(event: DealEvent) -> SearchDocument:
         names=[deal.contact_name],
         phones=[deal.contact_phone],
         emails=[deal.contact_email],
-        custom={f"utm_{name}": value for name, value in deal.source.utm.items()},
+        custom={**deal.custom_fields, **{f"utm_{name}": value for name, value in deal.source.utm.items()}},
+        body=[deal.next_step],
         status=deal.stage_name,
         related=_related(company=deal.company_id, contact=deal.primary_contact_id, project=deal.project_id),
         link=("crm", f"/deals/{deal.id}"),
@@ -156,6 +164,7 @@ def company_document(event: CompanyEvent) -> SearchDocument:
         names=[company.name],
         body=company.email_domains,
         phones=company.phones,
+        tax_ids=[company.tax_id],
         link=("crm", f"/companies/{company.id}"),
     )
 
@@ -232,7 +241,7 @@ def document_document(event: DocumentEvent) -> SearchDocument:
         event,
         Domain.DOCUMENT,
         title=document.title,
-        access=Access(users=[document.owner_id], department=document.department),
+        access=Access(users=[document.owner_id], department=document.department, workgroups=[document.workgroup]),
         deleted=document.deleted,
         body=[document.number, *(version.file_name for version in document.versions)],
         status=document.kind,
@@ -274,10 +283,14 @@ def conversation_document(event: IntakeEvent, deal_access: LinkedAccess = NO_LIN
         title=request.title,
         access=Access(users=[request.owner_id]),
         names=[contact.name, contact.company_name],
-        body=[request.message],
+        body=[request.message, *(attachment.name for attachment in request.attachments)],
         phones=[contact.phone],
         emails=[contact.email],
-        custom={**request.fields, **{f"utm_{name}": value for name, value in request.utm.items()}},
+        custom={
+            **request.fields,
+            **request.custom_fields,
+            **{f"utm_{name}": value for name, value in request.utm.items()},
+        },
         status=request.channel or request.source,
         related=[f"request:{request.id}"],
         link=("intake", f"/requests/{request.id}"),

@@ -109,3 +109,7 @@ def test_cursor_round_trip() -> None:
 def test_bad_cursor_rejected(cursor: str) -> None:
     with pytest.raises(ValidationFailed):
         decode_cursor(cursor)
+
+
+def test_custom_values_of_any_type() -> None:
+    assert custom_pairs({"budget": 100, "tags": ["a", "b"], "empty": None}) == ["budget=100", "tags=a", "tags=b"]
