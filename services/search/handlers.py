@@ -81,11 +81,13 @@ class Indexer:
     async def _pass_on_deal_access(self, event: DealCreated | DealUpdated) -> None:
         deal = event.data.deal
         access = NO_LINKED_ACCESS if deal.deleted else LinkedAccess(deal.owner_id, deal.department, deal.workgroup)
-        targets = [(Domain.TASK, f"deal:{deal.id}")]
-        if deal.source.request_id is not None:
-            targets.append((Domain.CONVERSATION, f"request:{deal.source.request_id}"))
         await self._pass_on(
-            "deal", deal.id, event.aggregate_version, access, targets=targets, request_id=deal.source.request_id
+            "deal",
+            deal.id,
+            event.aggregate_version,
+            access,
+            targets=linked_targets(event),
+            request_id=deal.source.request_id,
         )
 
     async def _pass_on_company_access(self, event: CompanyCreated | CompanyUpdated) -> None:
@@ -95,8 +97,7 @@ class Indexer:
             if company.deleted
             else LinkedAccess(company.owner_id, company.department, company.workgroup)
         )
-        targets = [(Domain.LEGAL_ENTITY, f"company:{company.id}")]
-        await self._pass_on("company", company.id, event.aggregate_version, access, targets=targets)
+        await self._pass_on("company", company.id, event.aggregate_version, access, targets=linked_targets(event))
 
     async def _pass_on(
         self,
@@ -115,6 +116,19 @@ class Indexer:
         for domain, related in targets:
             relinked += await self.index.relink(domain, related, fields)
         logger.info("%s %s readers changed; updated %s linked record(s)", kind, record_id, relinked)
+
+
+def linked_targets(event: Any) -> list[tuple[Domain, str]]:
+    """Return the linked records of a deal or company event, as (domain, ``related`` value) pairs."""
+    if isinstance(event, DealCreated | DealUpdated):
+        deal = event.data.deal
+        targets = [(Domain.TASK, f"deal:{deal.id}")]
+        if deal.source.request_id is not None:
+            targets.append((Domain.CONVERSATION, f"request:{deal.source.request_id}"))
+        return targets
+    if isinstance(event, CompanyCreated | CompanyUpdated):
+        return [(Domain.LEGAL_ENTITY, f"company:{event.data.id}")]
+    return []
 
 
 def _linked_document(event: LinkedEvent, access: LinkedAccess) -> SearchDocument | None:

@@ -94,13 +94,14 @@ class SearchIndex:
         )
         return True
 
-    async def relink(self, domain: Domain, related: str, fields: dict[str, Any]) -> int:
+    async def relink(self, domain: Domain, related: str, fields: dict[str, Any], *, index: str | None = None) -> int:
         """Set ``fields`` on every ``domain`` document related to ``related``; return how many were set.
 
         Each document keeps its version. One that a newer event replaced meanwhile is skipped, because
-        the writer of that event checks the linked access again after its write.
+        the writer of that event checks the linked access again after its write. ``index`` names a
+        concrete index to use instead of the domain's alias, such as one that a rebuild is filling.
         """
-        alias = self.alias(domain)
+        alias = index or self.alias(domain)
         # A refresh makes every write acknowledged so far visible to the search below.
         await self.client.indices.refresh(index=alias)
         relinked = 0

@@ -28,7 +28,7 @@ from servicekit.logs import configure_logging
 from servicekit.migrations import migrate
 from services.search.bootstrap import MIGRATIONS
 from services.search.documents import SOURCES, Domain, SearchDocument, Source
-from services.search.handlers import Indexer
+from services.search.handlers import Indexer, linked_targets
 from services.search.index import SearchIndex
 from services.search.linking import AccessStore
 from services.search.mappings import REFRESH_INTERVAL, index_body
@@ -120,7 +120,7 @@ class Rebuild:
         consumer = await self._consumer()
         try:
             old = await self._load_and_swap(consumer)
-            await self._load(consumer, self._target_alias)
+            await self._load(consumer, self._target_alias, relink=True)
         finally:
             await consumer.stop()
 
@@ -149,7 +149,7 @@ class Rebuild:
             ends = await self._load(consumer, self._target_new, show_progress=True)
             await self._finish_load()
             self.report.load_seconds = time.perf_counter() - load_started
-            await self._load(consumer, self._target_new, since=ends)
+            await self._load(consumer, self._target_new, since=ends, relink=True)
             return await self._swap_aliases()
         except BaseException:
             # No alias points at the new indices yet, so removing them leaves search as it was.
@@ -180,8 +180,14 @@ class Rebuild:
         *,
         since: dict[TopicPartition, int] | None = None,
         show_progress: bool = False,
+        relink: bool = False,
     ) -> dict[TopicPartition, int]:
-        """Write every message up to the current end offsets to ``target``; return those offsets."""
+        """Write every message up to the current end offsets to ``target``; return those offsets.
+
+        With ``relink``, a deal or company event also passes its stored readers on to its linked
+        records in ``target``. The running service did that in the indices the aliases pointed at, which
+        may be the old ones.
+        """
         partitions = list(consumer.assignment())
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions) if partitions else {}
         starts = since or (await consumer.beginning_offsets(partitions) if partitions else {})
@@ -196,7 +202,10 @@ class Rebuild:
                 if batch and batch[-1].offset >= ends[tp]:
                     # Messages past the end offset belong to the next pass; fetch them again then.
                     consumer.seek(tp, ends[tp])
-            await self._write(await self._documents(records), target)
+            events = self._events(records)
+            await self._write(await self._documents(events), target)
+            if relink:
+                await self._relink(events, target)
             done += len(records)
             if bar:
                 bar.update(done)
@@ -204,24 +213,37 @@ class Rebuild:
             bar.finish(done)
         return ends
 
-    async def _documents(self, records: list[Any]) -> list[SearchDocument]:
-        documents = []
+    def _events(self, records: list[Any]) -> list[Any]:
+        events = []
         for record in records:
             source: Source = self.sources[record.topic]
             self.report.events += 1
             try:
-                event = source.parse(record.value)
+                events.append(source.parse(record.value))
             except ValidationError as exc:
                 # The running service dead-letters such a message; the rebuild only counts it.
                 self.report.invalid += 1
                 logger.warning(
                     "skipped invalid event at %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc
                 )
-                continue
+        return events
+
+    async def _documents(self, events: list[Any]) -> list[SearchDocument]:
+        documents = []
+        for event in events:
             document = await self.indexer.document_for(event)
             if document is not None:
                 documents.append(document)
         return documents
+
+    async def _relink(self, events: list[Any], target: Callable[[Domain], str]) -> None:
+        for event in events:
+            targets = linked_targets(event)
+            if not targets:
+                continue
+            fields = (await self.indexer.access.get(event.aggregate_id)).fields()
+            for domain, related in targets:
+                await self.index.relink(domain, related, fields, index=target(domain))
 
     async def _write(self, documents: list[SearchDocument], target: Callable[[Domain], str]) -> None:
         if not documents:
