@@ -27,7 +27,7 @@ RELINK_PAGE_SIZE = 500
 
 
 class SearchUnavailable(ServiceError):
-    """OpenSearch did not answer a query or rejected it; the request may be retried."""
+    """OpenSearch was unreachable, timed out or failed a query; the request may be retried."""
 
     status_code = 503
     code = "search_unavailable"
