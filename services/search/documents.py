@@ -46,7 +46,8 @@ class Domain(StrEnum):
     @property
     def alias_suffix(self) -> str:
         """Plural name of the domain's alias: ``deals``, ``companies``, ``legal_entities``."""
-        return "companies" if self is Domain.COMPANY else f"{self.value}s"
+        irregular = {Domain.COMPANY: "companies", Domain.LEGAL_ENTITY: "legal_entities"}
+        return irregular.get(self, f"{self.value}s")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,19 @@ def test_every_domain_has_a_source() -> None:
             assert SOURCE_OF_EVENT[event_class] is source
 
 
+def test_alias_names_are_plurals() -> None:
+    assert [domain.alias_suffix for domain in Domain] == [
+        "deals",
+        "companies",
+        "contacts",
+        "legal_entities",
+        "tasks",
+        "documents",
+        "files",
+        "conversations",
+    ]
+
+
 def test_documents_use_only_mapped_fields() -> None:
     mapped = set(MAPPING["properties"])
     events = [
