@@ -12,5 +12,5 @@ class SearchSettings(ServiceSettings):
     index_prefix: str = Field(default="", description="Prefix of every index and alias name.")
     refresh_on_write: bool = Field(
         default=False,
-        description="Wait for a refresh after each write; for tests and demos, not for load.",
+        description="Refresh the index after each write, so a test sees it at once; not for load.",
     )

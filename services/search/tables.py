@@ -1,7 +1,11 @@
-"""Search keeps its data in OpenSearch; its database holds only the shared runtime tables."""
+"""Search keeps its documents in OpenSearch; its database contains the runtime tables and parent access."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import NAMING_CONVENTION, TYPE_ANNOTATION_MAP
 
@@ -12,3 +16,19 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
+
+
+class RecordAccess(Base):
+    """Newest known readers of a deal or company, copied into the documents of the records linked to it."""
+
+    __tablename__ = "record_access"
+
+    #: Deal or company id; ids are UUIDs, so the two kinds never collide.
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int]
+    #: Intake request a deal was made from; its conversation gets the deal's readers.
+    request_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255))
+    workgroup: Mapped[str | None] = mapped_column(String(255))
