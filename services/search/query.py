@@ -66,6 +66,8 @@ def search_body(user: Principal, text: str, limit: int, cursor: list[Any] | None
         "sort": SORT,
         "track_total_hits": True,
         "highlight": {
+            # Escape the record's own text, so that only the <em> tags of the highlight are markup.
+            "encoder": "html",
             "require_field_match": False,
             "fields": {field: {} for field in HIGHLIGHT_FIELDS},
         },

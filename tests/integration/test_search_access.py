@@ -147,3 +147,18 @@ async def test_conversation_indexed_only_from_channels(servers: Servers, search_
     assert result["items"][0]["link"] == {"service": "intake", "path": f"/requests/{message.aggregate_id}"}
     everything = (await search_service.get("/search", ADMIN, q=marker)).json()
     assert everything["counts"] == {"conversation": 1, "deal": 1}
+
+
+async def test_highlight_escapes_record_markup(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    hostile = deal(f"<img src=x onerror=alert(1)> Xssprobe{marker}", department="sales", owner_id="u-sales")
+    await publish(servers.kafka, search_service.topic(Topic.CRM_DEALS), [hostile])
+    await indexed_total(search_service, ADMIN, f"Xssprobe{marker}", 1)
+
+    found = (await search_service.get("/search", ADMIN, q=f"Xssprobe{marker}")).json()
+    highlights = [text for item in found["items"] for texts in item["highlight"].values() for text in texts]
+
+    assert highlights
+    assert all("<img" not in text for text in highlights)
+    assert any("&lt;img" in text for text in highlights)
+    assert any("<em>" in text for text in highlights)
