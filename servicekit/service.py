@@ -48,6 +48,8 @@ class ServiceRuntime:
     topics: list[str] = field(default_factory=list)
     #: Topics this service consumes, for the consumer-lag metric.
     consumed: list[str] = field(default_factory=list)
+    #: Consumer group of each consumed topic that does not use the service's own group.
+    topic_groups: dict[str, str] = field(default_factory=dict)
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     background_jobs: list[BackgroundJob] = field(default_factory=list)
     #: Called after migrations and before consumers start, such as creating search indices.
@@ -177,14 +179,13 @@ async def refresh_metrics(runtime: ServiceRuntime) -> None:
     """Update the gauges that are measured on scrape: outbox backlog and consumer lag."""
     service = runtime.settings.service_name
     OUTBOX_BACKLOG.labels(service).set(await outbox_backlog(runtime.sessionmaker))
-    if runtime.consumed:
-        lags = await consumer_lag(
-            runtime.settings.kafka_bootstrap_servers,
-            runtime.settings.consumer_group,
-            runtime.consumed,
-        )
+    groups: dict[str, list[str]] = {}
+    for topic in runtime.consumed:
+        groups.setdefault(runtime.topic_groups.get(topic, runtime.settings.consumer_group), []).append(topic)
+    for group, topics in groups.items():
+        lags = await consumer_lag(runtime.settings.kafka_bootstrap_servers, group, topics)
         for (topic, partition), lag in lags.items():
-            CONSUMER_LAG.labels(runtime.settings.consumer_group, topic, str(partition)).set(lag)
+            CONSUMER_LAG.labels(group, topic, str(partition)).set(lag)
 
 
 def subscribe(
@@ -212,9 +213,13 @@ def subscribe(
 
     consume.__annotations__["event"] = body_type
     consume.__name__ = f"on_{contract_topic.replace('.', '_')}"
+    # One group per subscriber: subscribers sharing a group rebalance each other one by one at start,
+    # which took about 10 s for a service with four of them.
+    group = f"{runtime.settings.consumer_group}.{contract_topic}"
+    runtime.topic_groups[topic] = group
     runtime.broker.subscriber(
         topic,
-        group_id=runtime.settings.consumer_group,
+        group_id=group,
         ack_policy=CONSUMER_ACK_POLICY,
         auto_offset_reset="earliest",
         title=f"{topic}:{runtime.settings.service_name}",
