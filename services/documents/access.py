@@ -37,6 +37,9 @@ DEFAULT_ROLE_RIGHTS: dict[str, dict[Action, Level]] = {
     "admin": dict.fromkeys(DEFAULT_RIGHTS, "all"),
     "lawyer": {"read": "all", "update": "all", "send": "all", "override_check": "all"},
     "head": {"read": "department", "delete": "department", "override_check": "department"},
+    # Given only to tokens that services issue each other (the extranet reads published versions
+    # and shared files for portal downloads, and decides itself what a portal user may get).
+    "service": {"read": "all"},
 }
 
 

@@ -352,6 +352,19 @@ async def get_version_content(
     return await _download(request, version.sha256, version.file_name, version.media_type, version.size)
 
 
+@router.get("/versions/{version_id}/content")
+async def get_version_content_by_id(request: Request, version_id: uuid.UUID, user: CurrentUser) -> StreamingResponse:
+    """Stream a version's file by the version's id alone, as the extranet asks for published versions."""
+    async with _runtime(request).sessionmaker() as session:
+        stored = await session.get(DocumentVersion, version_id)
+        if stored is None:
+            raise not_found("version", version_id)
+        document = await _document(session, stored.document_id)
+        _policy(request).require(user, "read", document, kind="document", record_id=document.id)
+        version = _version(_live(document), version_id)
+    return await _download(request, version.sha256, version.file_name, version.media_type, version.size)
+
+
 @router.put("/documents/{document_id}/final")
 async def put_final(request: Request, document_id: uuid.UUID, body: FinalMark, user: CurrentUser) -> DocumentView:
     """Mark one version final, or none with ``version_id: null``."""

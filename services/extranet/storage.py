@@ -1,8 +1,10 @@
 """Reading shared file bytes for portal downloads.
 
-NOTE: the documents service owns the bytes and is to serve them at ``GET /versions/{version_id}/content``
-and ``GET /files/{file_id}/content`` to a bearer service token. Those routes do not exist yet, so the
-tests serve the bytes from a small fake HTTP server on 127.0.0.1 with the same two routes.
+The documents service owns the bytes and serves them at ``GET /versions/{version_id}/content``
+and ``GET /files/{file_id}/content`` to a bearer token with the ``service`` role.
+
+NOTE: the extranet's tests serve the bytes from a small fake HTTP server on 127.0.0.1 with the same
+two routes; no test yet downloads through the real documents service.
 """
 
 from __future__ import annotations

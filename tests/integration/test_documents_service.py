@@ -436,6 +436,16 @@ async def test_download_returns_exact_bytes_once_stored(service: Harness) -> Non
     file_download = await service.client.get(f"/files/{file.json()['id']}/content", headers=SALES)
     assert file_download.content == content
 
+    # The extranet asks by version id alone, with a service token of another department.
+    portal_service = bearer("service:extranet", None, "service")
+    by_id = await service.client.get(f"/versions/{version['id']}/content", headers=portal_service)
+    assert by_id.status_code == 200
+    assert by_id.content == content
+    outsider = await service.client.get(f"/versions/{version['id']}/content", headers=bearer("u-x", "support"))
+    assert outsider.status_code == 403
+    missing = await service.client.get(f"/versions/{uuid.uuid4()}/content", headers=portal_service)
+    assert missing.status_code == 404
+
     assert version["sha256"] == again["sha256"] == file.json()["sha256"]
     assert [path.name for path in stored_blobs(service)] == [version["sha256"]]
 
