@@ -17,7 +17,7 @@ from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
 from servicekit.auth import Principal
 from servicekit.errors import ServiceError
 from services.search.documents import Domain, SearchDocument
-from services.search.mappings import index_body
+from services.search.mappings import MAPPING, index_body
 from services.search.metrics import EVENT_TO_INDEXED
 from services.search.query import encode_cursor, search_body, suggest_body
 
@@ -49,15 +49,35 @@ class SearchIndex:
         return f"{self.alias(domain)}-{time.strftime('%Y%m%d%H%M%S')}-{time.perf_counter_ns() % 10**6:06d}"
 
     async def ensure(self) -> None:
-        """Create the first index behind each alias that does not exist yet."""
+        """Create the index behind each alias that is missing or whose index has an outdated mapping.
+
+        An outdated index (from an earlier version of the mapping) would reject every new document, so
+        the alias moves to a new empty index at once; ``python -m services.search.rebuild`` refills it.
+        """
         for domain in Domain:
             alias = self.alias(domain)
+            current: list[str] = []
             if await self.client.indices.exists_alias(name=alias):
-                continue
+                current = list(await self.client.indices.get_alias(name=alias))
+                if await self._mapping_is_current(current):
+                    continue
+                logger.warning(
+                    "index %s behind alias %s has an outdated mapping; moving the alias to a new index, "
+                    "run 'python -m services.search.rebuild' to refill it",
+                    ", ".join(current),
+                    alias,
+                )
             index = self.new_index_name(domain)
             await self.client.indices.create(index=index, body=index_body())
-            await self.client.indices.put_alias(index=index, name=alias)
+            actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in current]
+            actions.append({"add": {"index": index, "alias": alias}})
+            await self.client.indices.update_aliases(body={"actions": actions})
             logger.info("created index %s behind alias %s", index, alias)
+
+    async def _mapping_is_current(self, indices: list[str]) -> bool:
+        expected = set(MAPPING["properties"])
+        mappings = await self.client.indices.get_mapping(index=",".join(indices))
+        return all(set(entry["mappings"].get("properties", {})) >= expected for entry in mappings.values())
 
     async def write(self, document: SearchDocument, *, rewrite: bool = False) -> bool:
         """Index or delete ``document`` at its version; return False when a newer version is indexed.

@@ -187,3 +187,28 @@ async def test_indexing_delay_exported(servers: Servers, search_service: SearchS
     assert (REGISTRY.get_sample_value(*sample) or 0.0) == before + 1
     metrics = (await search_service.http.get("/metrics")).text
     assert 'search_event_to_indexed_seconds_count{domain="deal"}' in metrics
+
+
+async def test_outdated_index_is_replaced(servers: Servers, topic_prefix: str) -> None:
+    client = AsyncOpenSearch(hosts=[servers.opensearch])
+    old_index = f"{topic_prefix}deals-v1"
+    await client.indices.create(
+        index=old_index,
+        body={
+            "settings": {"number_of_replicas": 0},
+            "mappings": {"dynamic": "strict", "properties": {"title": {"type": "text"}}},
+        },
+    )
+    await client.indices.put_alias(index=old_index, name=f"{topic_prefix}deals")
+    index = SearchIndex(client, topic_prefix, refresh=True)
+    try:
+        await index.ensure()
+        [current] = list(await client.indices.get_alias(name=f"{topic_prefix}deals"))
+        assert current != old_index
+        mapping = await client.indices.get_mapping(index=current)
+        assert "id" in mapping[current]["mappings"]["properties"]
+
+        await index.ensure()
+        assert list(await client.indices.get_alias(name=f"{topic_prefix}deals")) == [current]
+    finally:
+        await client.close()
