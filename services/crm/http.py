@@ -63,7 +63,17 @@ from services.crm.pipelines import (
     set_stage_rules,
 )
 from services.crm.settings import CrmSettings
-from services.crm.tables import Company, Contact, Deal, DealComment, Pipeline, Stage, TimelineEntry
+from services.crm.tables import (
+    Company,
+    Contact,
+    Deal,
+    DealComment,
+    LegalEntity,
+    Pipeline,
+    Project,
+    Stage,
+    TimelineEntry,
+)
 
 router = APIRouter()
 
@@ -113,6 +123,7 @@ async def _create(request: Request, user: Principal, kind: RecordKind, fields: B
             await _require_entity_write(session, guard, fields, "create")
         else:
             guard.require_create(kind.entity, fields)
+            await _require_readable_links(session, guard, fields.model_dump(exclude_unset=True))
         row = await create_record(session, _runtime(request).settings, kind, fields, _origin(user))
         body: dict[str, Any] = {**kind.state(row).model_dump(mode="json"), "warnings": []}
         if isinstance(row, Company):
@@ -122,6 +133,39 @@ async def _create(request: Request, user: Principal, kind: RecordKind, fields: B
             same_person = await find_contact_duplicates(session, row)
             body["warnings"] = await _duplicate_warnings(session, guard, "contact", same_person, "phones, emails")
     return body
+
+
+_LINKS: tuple[tuple[str, str, type[Any]], ...] = (
+    ("company_id", "company", Company),
+    ("primary_contact_id", "contact", Contact),
+    ("client_legal_entity_id", "legal_entity", LegalEntity),
+    ("our_legal_entity_id", "legal_entity", LegalEntity),
+    ("project_id", "project", Project),
+)
+
+
+async def _require_readable_links(session: AsyncSession, guard: Guard, values: dict[str, Any]) -> None:
+    """Raise 403 naming the owner when ``fields`` link a record the user may not read.
+
+    Linking copies some of the record into the linking one (a deal keeps its contact's name and phone),
+    so a link needs the same right as reading the record. Unknown ids are left to the handlers' 422.
+    """
+    links = [(entity, table, values.get(field)) for field, entity, table in _LINKS]
+    links += [("contact", Contact, contact_id) for contact_id in values.get("contact_ids") or []]
+    for entity, table, value in links:
+        record_id = _as_uuid(value)
+        row = await session.get(table, record_id) if record_id is not None else None
+        if row is not None:
+            await guard.require(session, entity, "read", row)
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 async def _require_entity_write(session: AsyncSession, guard: Guard, fields: BaseModel, action: str) -> None:
@@ -179,6 +223,7 @@ async def _update(
     async with _session(request, user, write=True) as (session, guard):
         row = await guard.readable(session, kind.entity, await session.get(kind.table, record_id), record_id)
         await guard.require(session, kind.entity, "update", row)
+        await _require_readable_links(session, guard, changes)
         try:
             row = await update_record(session, _runtime(request).settings, kind, row, changes, origin=_origin(user))
         except ValidationError as exc:
@@ -480,6 +525,7 @@ async def post_deal(request: Request, body: CreateDeal, user: CurrentUser) -> di
     async with _session(request, user, write=True) as (session, guard):
         settings: CrmSettings = _runtime(request).settings  # type: ignore[assignment]
         guard.require_create("deal", body, pipeline_key=body.pipeline_key or settings.default_pipeline_key)
+        await _require_readable_links(session, guard, body.model_dump(exclude_unset=True))
         result = await create_deal(
             session, _runtime(request).settings, body, origin=_origin(user), source=DealSource(kind="manual")
         )
@@ -550,6 +596,7 @@ async def patch_deal(request: Request, deal_id: uuid.UUID, body: UpdateDeal, use
     """Change a deal: fields, links, custom fields, stage or pipeline; stage rules apply."""
     async with _session(request, user, write=True) as (session, guard):
         ctx = await _deal_for(session, guard, deal_id, "update")
+        await _require_readable_links(session, guard, body.model_dump(exclude_unset=True))
         if body.pipeline_id is not None and body.pipeline_id != ctx.deal.pipeline_id:
             await _require_move(session, guard, ctx, body.pipeline_id)
         result = await update_deal(session, _runtime(request).settings, ctx, body, origin=_origin(user))

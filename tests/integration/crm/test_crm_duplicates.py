@@ -80,6 +80,8 @@ async def test_card_shows_reference_statuses(crm: Crm) -> None:
     entity = await create(crm, "/legal-entities", {"legal_name": "Hidden Ltd", "company_id": hidden["id"]})
     ours = await create(crm, "/legal-entities", {"legal_name": "Our LLC", "is_own": True})
     project = await create(crm, "/projects", {"name": "Old", "company_id": hidden["id"]})
+    # Linking a hidden company takes the right to read it, so an admin links it and hands the deal to
+    # sales, which then sees the company only as a restricted reference.
     deal = await create(
         crm,
         "/deals",
@@ -89,8 +91,9 @@ async def test_card_shows_reference_statuses(crm: Crm) -> None:
             "client_legal_entity_id": entity["id"],
             "our_legal_entity_id": ours["id"],
             "project_id": project["id"],
+            "owner_id": "u-sales",
+            "department": "sales",
         },
-        headers=SALES,
     )
     deleted = await crm.client.delete(f"/projects/{project['id']}", headers=ADMIN)
     assert deleted.status_code == 204
@@ -120,3 +123,37 @@ async def test_company_tax_id_duplicate_restricted(crm: Crm) -> None:
     assert reference["status"] == "restricted"
     assert reference["owner"]["id"] is not None
     assert "Vasilek" not in str(reference)
+
+
+async def test_linking_hidden_records_is_refused(crm: Crm) -> None:
+    company = await create(crm, "/companies", {"name": "Hidden Co"}, headers=OTHER)
+    contact = await create(
+        crm,
+        "/contacts",
+        {"name": "Иван Петров", "phones": ["+79991112233"], "company_id": company["id"]},
+        headers=OTHER,
+    )
+    deal = await create(crm, "/deals", {"title": "Own deal"}, headers=SALES)
+
+    linked = await crm.client.patch(
+        f"/deals/{deal['id']}",
+        json={"contact_ids": [contact["id"]], "primary_contact_id": contact["id"]},
+        headers=SALES,
+    )
+    assert linked.status_code == 403
+    assert linked.json()["status"] == "restricted"
+    assert linked.json()["owner"]["id"] == "u-other"
+    assert "Петров" not in linked.text
+
+    unchanged = (await crm.client.get(f"/deals/{deal['id']}", headers=SALES)).json()
+    assert unchanged["contact_ids"] == []
+    assert unchanged["contact_phone"] is None
+
+    for path, body in (
+        ("/deals", {"title": "Peek", "company_id": company["id"]}),
+        ("/contacts", {"name": "Someone", "company_id": company["id"]}),
+        ("/projects", {"name": "Peek", "company_id": company["id"]}),
+    ):
+        refused = await crm.client.post(path, json=body, headers=SALES)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["status"] == "restricted"

@@ -230,7 +230,12 @@ async def test_time_markers_overdue_and_stale(crm: Crm) -> None:
 async def test_restricted_reference_and_403(crm: Crm) -> None:
     company = await create(crm, "/companies", {"name": "Visible"}, headers=SALES)
     hidden_company = await create(crm, "/companies", {"name": "Hidden", "department": "support"}, headers=OTHER)
-    deal = await create(crm, "/deals", {"title": "Secret", "company_id": company["id"]}, headers=OTHER)
+    # Support may not link a sales client itself, so an admin files support's deal under it.
+    deal = await create(
+        crm,
+        "/deals",
+        {"title": "Secret", "company_id": company["id"], "owner_id": "u-other", "department": "support"},
+    )
     own_deal = await create(crm, "/deals", {"title": "Mine", "company_id": company["id"]}, headers=SALES)
 
     space = (await crm.client.get(f"/companies/{company['id']}/workspace", headers=SALES)).json()
