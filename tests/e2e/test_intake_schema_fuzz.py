@@ -28,7 +28,7 @@ from tests.support import ServiceProcess
 pytestmark = pytest.mark.e2e
 
 #: Examples per operation, generation mode and fixed key: at most about 3,100 requests in all, fewer
-#: when hypothesis runs out of distinct cases. The test took 48 s on a loaded 2-core machine.
+#: when hypothesis runs out of distinct cases. The test took 48 to 60 s on a loaded 2-core machine.
 EXAMPLES = 100
 
 # Forms and channel webhooks are public. Every other route needs a staff token and is left out.
