@@ -39,11 +39,37 @@ router = APIRouter()
 Key = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 IdempotencyKey = Annotated[str | None, Header(max_length=255)]
 
+# The routes read the raw body themselves, so FastAPI cannot describe it. These declare its usual shapes
+# for OpenAPI clients and schema-based fuzzing; each channel's adapter defines what it actually accepts.
+_FIELDS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+_FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": _FIELDS_SCHEMA},
+            "multipart/form-data": {"schema": _FIELDS_SCHEMA},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+_CHANNEL_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {**_FORM_BODY["requestBody"]["content"], "message/rfc822": {"schema": {"type": "string"}}},
+    }
+}
+_HANDSHAKE_QUERY: dict[str, Any] = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("hub.mode", "hub.verify_token", "hub.challenge")
+    ]
+}
+
 # Headers that carry credentials are not stored with the request.
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", TELEGRAM_SECRET_HEADER, TOKEN_HEADER})
 
 
-@router.post("/forms/{form_key}", status_code=202)
+@router.post("/forms/{form_key}", status_code=202, openapi_extra=_FORM_BODY)
 async def submit_form(request: Request, form_key: Key, idempotency_key: IdempotencyKey = None) -> Response:
     """Store a form submission as received and answer before processing it."""
     runtime = request.app.state.runtime
@@ -78,7 +104,7 @@ async def submit_form(request: Request, form_key: Key, idempotency_key: Idempote
     return _receipt(stored, created)
 
 
-@router.post("/intake/{channel_key}")
+@router.post("/intake/{channel_key}", openapi_extra=_CHANNEL_BODY)
 async def receive_from_channel(request: Request, channel_key: Key, idempotency_key: IdempotencyKey = None) -> Response:
     """Verify a channel's delivery over its raw body, store it and answer 200 before processing it."""
     runtime = request.app.state.runtime
@@ -115,7 +141,7 @@ async def receive_from_channel(request: Request, channel_key: Key, idempotency_k
     return _receipt(stored, created, accepted_status=200)
 
 
-@router.get("/intake/{channel_key}", response_class=PlainTextResponse)
+@router.get("/intake/{channel_key}", response_class=PlainTextResponse, openapi_extra=_HANDSHAKE_QUERY)
 async def verify_subscription(request: Request, channel_key: Key) -> Response:
     """Answer WhatsApp's (Meta's) verification handshake with the challenge when the verify token matches."""
     channel = await _channel(request, channel_key)

@@ -42,7 +42,7 @@ PATHS = st.sampled_from(
 )
 
 
-def _bodies() -> st.SearchStrategy[bytes]:
+def raw_bodies() -> st.SearchStrategy[bytes]:
     known = [sample.body for sample in samples().values()]
     mutated = st.tuples(st.sampled_from(known), st.integers(0, 4000), st.binary(max_size=8)).map(
         lambda case: case[0][: case[1]] + case[2] + case[0][case[1] + len(case[2]) :]
@@ -65,7 +65,7 @@ def _admin() -> dict[str, str]:
 
 # One intake serves every example; the function-scoped fixture is shared on purpose.
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=PATHS, content_type=CONTENT_TYPES, body=st.deferred(_bodies))
+@given(path=PATHS, content_type=CONTENT_TYPES, body=st.deferred(raw_bodies))
 async def test_no_input_gets_a_server_error(intake: Intake, path: str, content_type: str, body: bytes) -> None:
     headers = {"Content-Type": content_type, "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
     answer = await intake.client.post(path, content=body, headers=headers)
