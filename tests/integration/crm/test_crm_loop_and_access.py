@@ -290,3 +290,20 @@ async def test_comment_clears_task_marker(crm: Crm) -> None:
     commented = await crm.client.post(f"/deals/{deal['id']}/comments", json={"text": "Seen, thanks"}, headers=ADMIN)
     assert commented.status_code == 201, commented.text
     assert commented.json()["markers"] == []
+
+
+async def test_deal_readers_see_its_tasks(crm: Crm) -> None:
+    company = await create(crm, "/companies", {"name": "Lutik"}, headers=OTHER)
+    deal = await create(crm, "/deals", {"title": "Support deal", "company_id": company["id"]}, headers=OTHER)
+    client = ClientReference(company_id=uuid.UUID(company["id"]), deal_id=uuid.UUID(deal["id"]))
+    # Owned by a worker of sales, but on support's deal: support reads it through the deal.
+    await crm.publish("tasks.tasks", [task_event(uuid.uuid4(), 1, "new", client)])
+
+    async def listed() -> list[dict[str, Any]]:
+        response = await crm.client.get(f"/companies/{company['id']}/workspace", headers=OTHER)
+        items: list[dict[str, Any]] = response.json()["tasks"]["items"]
+        return items
+
+    [task] = await eventually(listed, timeout=30)
+    assert task["status"] == "ok"
+    assert task["record"]["title"] == "Prepare the proposal"
