@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicekit.errors import ServiceError
+from servicekit.errors import ServiceError, ValidationFailed
 from servicekit.logs import log_context, new_traceparent
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,39 @@ def install_conventions(app: FastAPI, service: str) -> None:
             },
             status_code=422,
         )
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """Reject a JSON body with a NUL character in a string, which PostgreSQL cannot store in text.
+
+    Only JSON bodies are read here; streamed uploads keep their own checks.
+    """
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return
+    body = await request.body()
+    if b"\\u0000" not in body:
+        return
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # the route's own parsing reports the malformed body
+    path = _nul_path(document, ["body"])
+    if path is not None:
+        raise ValidationFailed(
+            f"invalid request: {path}: contains a NUL character, which cannot be stored; remove it",
+            errors=[{"field": path, "reason": "contains a NUL character, which cannot be stored"}],
+        )
+
+
+def _nul_path(value: Any, path: list[str]) -> str | None:
+    if isinstance(value, str):
+        return ".".join(path) if "\x00" in value else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _nul_path(child, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
 
 
 def install_probes(

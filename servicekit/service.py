@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,7 +19,7 @@ from contracts.topics import dead_letter_topic
 from servicekit.auth import TokenVerifier
 from servicekit.consumers import CONSUMER_ACK_POLICY, ConsumerPolicy
 from servicekit.db import create_engine, create_sessionmaker
-from servicekit.http import ReadyCheck, install_conventions, install_probes
+from servicekit.http import ReadyCheck, install_conventions, install_probes, reject_nul_characters
 from servicekit.inbox import Inbox
 from servicekit.kafka import consumer_lag, create_broker, ensure_topics, make_sender
 from servicekit.metrics import CONSUMER_LAG, OUTBOX_BACKLOG
@@ -151,7 +151,7 @@ def create_http_app(runtime: ServiceRuntime, *, title: str, routers: list[Any] =
             await runtime.engine.dispose()
             logger.info("%s stopped", runtime.settings.service_name)
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(reject_nul_characters)])
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
     install_conventions(app, runtime.settings.service_name)

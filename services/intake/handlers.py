@@ -360,8 +360,8 @@ _CONTACT_LIMITS = {"name": 500, "company_name": 500, "email": 320, "email_as_ent
 
 
 def _storable(inquiry: IntakeRequest) -> IntakeRequest:
-    """Drop NUL characters, which PostgreSQL cannot store in text, and clip contact values to CRM's sizes."""
-    data = _without_nul(inquiry.model_dump(mode="json"))
+    """Drop NUL characters and lone surrogates, which cannot be stored or sent, and clip contact values."""
+    data = _clean_text(inquiry.model_dump(mode="json"))
     contact = data["contact"]
     for field, limit in _CONTACT_LIMITS.items():
         value = contact.get(field)
@@ -370,13 +370,15 @@ def _storable(inquiry: IntakeRequest) -> IntakeRequest:
     return IntakeRequest.model_validate(data)
 
 
-def _without_nul(value: Any) -> Any:
+def _clean_text(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        # A lone surrogate (a JSON \\ud800 escape) cannot be encoded in UTF-8, so it becomes U+FFFD.
+        text = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return text.replace("\x00", "")
     if isinstance(value, dict):
-        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+        return {_clean_text(key): _clean_text(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_without_nul(item) for item in value]
+        return [_clean_text(item) for item in value]
     return value
 
 

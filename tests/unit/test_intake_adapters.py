@@ -249,3 +249,26 @@ def test_inquiry_drops_nul_and_clips_contact() -> None:
     assert stored.contact.name is not None
     assert len(stored.contact.name) == 500
     assert stored.contact.email is None
+
+
+def test_inquiry_replaces_lone_surrogates() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from contracts.intake import InquiryContact, IntakeRequest
+    from services.intake.handlers import _storable
+
+    inquiry = IntakeRequest(
+        id=uuid4(),
+        received_at=datetime.now(UTC),
+        source="form",
+        title="Request",
+        contact=InquiryContact(name="A\ud800B"),
+        fields={"name": "A\ud800B"},
+    )
+    stored = _storable(inquiry)
+    assert stored.contact.name is not None
+    assert "\ud800" not in stored.contact.name
+    assert stored.contact.name.startswith("A")
+    assert stored.contact.name.endswith("B")
+    assert '"name"' in stored.model_dump_json()
