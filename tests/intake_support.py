@@ -84,10 +84,15 @@ def header_file(name: str) -> tuple[str, dict[str, str]]:
     return path, headers
 
 
-def samples() -> dict[str, Sample]:
-    """Every sample file with the path and headers it is posted with."""
+def require_samples() -> None:
+    """Skip the calling test when the shared sample folder is not beside the repository."""
     if not SAMPLES.is_dir():
         pytest.skip(f"the shared intake samples are not at {SAMPLES}; they ship beside the repository in ../shared")
+
+
+def samples() -> dict[str, Sample]:
+    """Every sample file with the path and headers it is posted with."""
+    require_samples()
     typeform_path, typeform_headers = header_file("RI-01_typeform_headers.txt")
     telegram_path, telegram_headers = header_file("RI-05_telegram_headers.txt")
     whatsapp_path, whatsapp_headers = header_file("RI-05_whatsapp_headers.txt")
@@ -160,6 +165,7 @@ def whatsapp_signature(body: bytes) -> str:
 
 def telegram_forwarded_contact() -> bytes:
     """The own-contact sample turned into a card forwarded on someone else's behalf."""
+    require_samples()
     update = json.loads((SAMPLES / "RI-05_telegram_update_contact_own.json").read_bytes())
     update["update_id"] = 900000003
     update["message"]["contact"] = {"phone_number": "+15550100", "first_name": "Someone", "user_id": 7000000099}
