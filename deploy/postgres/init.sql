@@ -7,8 +7,10 @@ SELECT 'CREATE ROLE clientwork'
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'clientwork')
 \gexec
 
--- CREATEDB because the tests create and drop throwaway databases.
+-- CREATEDB because the tests create and drop throwaway databases. pg_signal_backend lets
+-- "DROP DATABASE ... WITH (FORCE)" end an autovacuum worker that is still in such a database.
 ALTER ROLE clientwork WITH LOGIN CREATEDB PASSWORD 'clientwork';
+GRANT pg_signal_backend TO clientwork;
 
 SELECT format('CREATE DATABASE %I OWNER clientwork', name)
 FROM unnest(ARRAY['crm', 'tasks', 'documents', 'intake', 'search', 'extranet']) AS name
