@@ -3,8 +3,8 @@
 The documents service owns the bytes and serves them at ``GET /versions/{version_id}/content``
 and ``GET /files/{file_id}/content`` to a bearer token with the ``service`` role.
 
-NOTE: the extranet's tests serve the bytes from a small fake HTTP server on 127.0.0.1 with the same
-two routes; no test yet downloads through the real documents service.
+Most extranet tests serve the bytes from a small fake HTTP server on 127.0.0.1 with the same two
+routes; tests/e2e/test_portal_download.py downloads through the real documents service.
 """
 
 from __future__ import annotations
