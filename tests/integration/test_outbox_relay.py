@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.topics import Topic
 from servicekit.db import OutboxMessage, ProcessedEvent, create_engine, create_sessionmaker
-from servicekit.kafka import ensure_topics
+from servicekit.kafka import ensure_topics, topic_partitions
 from servicekit.migrations import migrate
 from servicekit.outbox import record_event
 from services.crm.bootstrap import MIGRATIONS as CRM_MIGRATIONS
@@ -23,7 +24,7 @@ from tests.support import ServiceProcess, eventually, topic_message_count
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 4000
+EVENTS = 6000
 
 
 async def _published_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -50,19 +51,24 @@ async def test_relay_killed_mid_batch_publishes_every_event_once(
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": servers.kafka,
         "KAFKA_TOPIC_PREFIX": topic_prefix,
-        "OUTBOX_BATCH_SIZE": "1000",
+        "OUTBOX_BATCH_SIZE": "500",
     }
+    partitions = await topic_partitions(servers.kafka, [topic])
+    offsets = AIOKafkaConsumer(bootstrap_servers=servers.kafka)
+    await offsets.start()
     relay = ServiceProcess("crm", env, command="relay").start()
 
-    # A batch is in flight when Kafka contains more messages than the rows marked sent.
+    # A batch is in flight when Kafka contains more messages than the rows marked sent. One consumer
+    # reused for the end offsets keeps each check to a few milliseconds, so the window is not missed.
     async def batch_in_flight() -> bool:
-        in_kafka = await topic_message_count(servers.kafka, topic)
-        return in_kafka > await _published_rows(sessionmaker) and in_kafka < EVENTS
+        in_kafka = sum((await offsets.end_offsets(partitions)).values())
+        return bool(in_kafka > await _published_rows(sessionmaker) and in_kafka < EVENTS)
 
     try:
-        await eventually(batch_in_flight, timeout=60, interval=0.01)
+        await eventually(batch_in_flight, timeout=60, interval=0.002)
     finally:
         relay.kill()
+        await offsets.stop()
     published_before_restart = await _published_rows(sessionmaker)
     assert published_before_restart < EVENTS
 
