@@ -355,7 +355,7 @@ def build_inquiry(
     return _storable(inquiry), decision
 
 
-# Longest contact values CRM stores (its column sizes); longer ones would make CRM reject the deal.
+# Maximum lengths of the contact values CRM stores (its column sizes); longer ones would make CRM reject the deal.
 _CONTACT_LIMITS = {"name": 500, "company_name": 500, "email": 320, "email_as_entered": 320}
 
 
@@ -372,7 +372,7 @@ def _storable(inquiry: IntakeRequest) -> IntakeRequest:
 
 def _clean_text(value: Any) -> Any:
     if isinstance(value, str):
-        # A lone surrogate (a JSON \\ud800 escape) cannot be encoded in UTF-8, so it becomes U+FFFD.
+        # A lone surrogate (such as a JSON \\ud800 escape) cannot be encoded in UTF-8, so it becomes U+FFFD.
         text = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         return text.replace("\x00", "")
     if isinstance(value, dict):
