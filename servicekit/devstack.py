@@ -29,12 +29,23 @@ def _pid(name: str) -> int | None:
     if not path.exists():
         return None
     pid = int(path.read_text().strip())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _alive(pid):
         path.unlink()
         return None
     return pid
+
+
+def _alive(pid: int) -> bool:
+    """Tell whether ``pid`` runs; a killed process that nobody has reaped yet is a zombie, not alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return True  # no /proc entry to read, so trust the signal check
+    return fields[0] != "Z"
 
 
 def start_all(timeout: float = 120.0) -> None:
