@@ -81,6 +81,12 @@ async def submit_form(request: Request, form_key: Key, idempotency_key: Idempote
         raise UnknownForm(f"no form has the key {form_key!r}; configure it with PUT /staff/forms/{form_key}")
     config = FormConfig.model_validate(form.config)
     body = await _read_body(request, settings.max_body_bytes)
+    idempotency_key = (idempotency_key or "").strip() or None
+    if idempotency_key is not None:
+        # A retry of a stored request gets its first answer, even when the address is over its rate.
+        earlier = await _earlier_with_key(runtime.sessionmaker, form_key, idempotency_key)
+        if earlier is not None:
+            return _receipt(earlier, False)
     remote_addr = request.client.host if request.client else None
     await _check_rate(runtime.sessionmaker, form_key, remote_addr, config)
     content_type = request.headers.get("content-type", "")
@@ -203,6 +209,14 @@ def _receipt(stored: RawRequest, created: bool, accepted_status: int = 202) -> J
 def _redirect(url: str, params: dict[str, str]) -> RedirectResponse:
     separator = "&" if "?" in url else "?"
     return RedirectResponse(url + separator + urlencode(params), status_code=303)
+
+
+async def _earlier_with_key(sessionmaker: Any, endpoint: str, idempotency_key: str) -> RawRequest | None:
+    async with sessionmaker() as session:
+        earlier: RawRequest | None = await session.scalar(
+            select(RawRequest).where(RawRequest.endpoint == endpoint, RawRequest.idempotency_key == idempotency_key)
+        )
+    return earlier
 
 
 async def _check_rate(sessionmaker: Any, form_key: str, remote_addr: str | None, config: FormConfig) -> None:

@@ -128,6 +128,27 @@ async def test_rate_limit_per_address_and_form(intake: Intake) -> None:
     assert other_form.status_code == 202
 
 
+async def test_keyed_retry_answers_over_rate_limit(intake: Intake) -> None:
+    keyed = {"Idempotency-Key": "retry-7", "Content-Type": "application/json"}
+    first = await intake.client.post("/forms/quote", json={"fio": "Гость", "tel": "+15550150"}, headers=keyed)
+    assert first.status_code == 202
+    for number in range(6):
+        await intake.client.post("/forms/quote", **_form(fio=f"Guest {number}", tel=f"+1 555 02{number:02}"))
+    assert (await intake.client.post("/forms/quote", **_form(fio="Late", tel="+15550299"))).status_code == 429
+
+    retry = await intake.client.post("/forms/quote", json={"fio": "Гость", "tel": "+15550150"}, headers=keyed)
+    assert retry.status_code == 200
+    assert retry.json() == {"request_id": first.json()["request_id"], "status": "duplicate"}
+
+    blank = {"Idempotency-Key": "  ", "Content-Type": "application/json"}
+    unkeyed = await intake.client.post(
+        "/forms/website-contact", json={"name": "A", "phone": "+15550151"}, headers=blank
+    )
+    again = await intake.client.post("/forms/website-contact", json={"name": "B", "phone": "+15550152"}, headers=blank)
+    assert (unkeyed.status_code, again.status_code) == (202, 202)
+    assert unkeyed.json()["request_id"] != again.json()["request_id"]
+
+
 async def test_double_submit_and_idempotency_key(intake: Intake) -> None:
     first = await intake.client.post("/forms/quote", **_form(fio="Анна", tel="8 999 000 00 23"))
     double = await intake.client.post("/forms/quote", **_form(fio="Анна", tel="8 999 000 00 23"))
