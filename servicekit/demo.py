@@ -79,7 +79,7 @@ def _poll_items(
 
 
 def _configure_forms(client: httpx.Client, auth: dict[str, str], keys: set[str]) -> None:
-    """Give each demo form its settings in intake; intake answers 404 to a form it does not know."""
+    """Give each demo form its settings in intake; intake returns 404 for a form it does not know."""
     for key in sorted(keys):
         url = f"{service_url('intake')}/staff/forms/{key}"
         if client.get(url, headers=auth).status_code == 404:

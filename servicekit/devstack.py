@@ -36,7 +36,7 @@ def _pid(name: str) -> int | None:
 
 
 def _alive(pid: int) -> bool:
-    """Tell whether ``pid`` runs; a killed process that nobody has reaped yet is a zombie, not alive."""
+    """Tell whether ``pid`` runs; a killed process that is not reaped yet is a zombie, not alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -113,7 +113,12 @@ async def reject_nul_characters(request: Request) -> None:
 def _nul_path(value: Any, path: list[str]) -> str | None:
     if isinstance(value, str):
         return ".".join(path) if "\x00" in value else None
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    if isinstance(value, dict):
+        children: Any = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    else:
+        return None
     for key, child in children:
         found = _nul_path(child, [*path, str(key)])
         if found is not None:
@@ -127,7 +132,7 @@ def install_probes(
     checks: dict[str, ReadyCheck],
     refresh_metrics: Callable[[], Awaitable[None]],
 ) -> None:
-    """Add ``/health`` (the process runs), ``/ready`` (its dependencies answer) and ``/metrics``."""
+    """Add ``/health`` (the process runs), ``/ready`` (its dependencies respond) and ``/metrics``."""
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

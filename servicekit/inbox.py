@@ -1,4 +1,4 @@
-"""Idempotent consumers: each event is applied at most once, and never over newer state."""
+"""Idempotent consumers: each event is applied at most once, and a projection never goes back to older state."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ class Inbox:
     ) -> bool:
         """Run ``handler`` in one transaction with the event's bookkeeping; return False if skipped.
 
-        With ``projection`` set, an event whose ``aggregate_version`` is not newer than the version
-        the projection holds for that aggregate is skipped; the check and the update share the
-        handler's transaction, so a crash leaves either both or neither.
+        With ``projection`` set, an event is skipped unless its ``aggregate_version`` is newer than the
+        version the projection stores for that aggregate. The check and the update share the handler's
+        transaction, so a crash leaves either both or neither.
         """
         event_id = str(event.event_id)
         async with self._sessionmaker() as session, session.begin():

@@ -2,7 +2,7 @@
 
 Tests find Kafka, OpenSearch and PostgreSQL through ``KAFKA_BOOTSTRAP_SERVERS``, ``OPENSEARCH_URL`` and
 ``DATABASE_URL`` (a server URL without a database name). ``scripts/test`` starts the servers with
-``deploy/servers up`` and sets them. Where they are unset and a Docker engine answers, testcontainers
+``deploy/servers up`` and sets them. Where they are unset and a Docker engine responds, testcontainers
 starts them instead. Each test isolates itself with its own database, topic prefix and index prefix.
 """
 
@@ -115,7 +115,7 @@ async def make_database(servers: Servers) -> AsyncIterator[Callable[[], Awaitabl
 
 
 async def _drop_database(connection: AsyncConnection, name: str) -> None:
-    # FORCE ends the test's leftover connections; one that another role holds (such as an
+    # FORCE ends the test's leftover connections. A connection of another role (such as an
     # autovacuum worker) can make the drop fail for a moment, and a leaked database fails no test.
     for attempt in range(5):
         try:

@@ -354,7 +354,7 @@ async def get_version_content(
 
 @router.get("/versions/{version_id}/content")
 async def get_version_content_by_id(request: Request, version_id: uuid.UUID, user: CurrentUser) -> StreamingResponse:
-    """Stream a version's file by the version's id alone, as the extranet asks for published versions."""
+    """Stream a version's file by the version's id alone, because the extranet requests published versions by id."""
     async with _runtime(request).sessionmaker() as session:
         stored = await session.get(DocumentVersion, version_id)
         if stored is None:

@@ -4,7 +4,7 @@ The documents service owns the bytes and serves them at ``GET /versions/{version
 and ``GET /files/{file_id}/content`` to a bearer token with the ``service`` role.
 
 Most extranet tests serve the bytes from a small fake HTTP server on 127.0.0.1 with the same two
-routes; tests/e2e/test_portal_download.py downloads through the real documents service.
+routes. tests/e2e/test_portal_download.py downloads through the real documents service.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class SearchIndex:
         """Create the index behind each alias that is missing or whose index has an outdated mapping.
 
         An outdated index (from an earlier version of the mapping) would reject every new document, so
-        the alias moves to a new empty index at once; ``python -m services.search.rebuild`` refills it.
+        the alias moves to a new empty index at once. ``python -m services.search.rebuild`` refills it.
         """
         for domain in Domain:
             alias = self.alias(domain)

@@ -66,7 +66,7 @@ async def test_task_from_deal_closes_the_loop(services: dict[str, ServiceProcess
             },
         )
 
-        # The tasks service learns the deal from crm.deals; until then it answers 422 unknown_deal.
+        # The tasks service learns the deal from crm.deals; until then it returns 422 unknown_deal.
         async def create_task() -> dict[str, Any] | None:
             response = await client.post(
                 f"{tasks}/tasks",

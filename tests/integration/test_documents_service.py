@@ -436,7 +436,7 @@ async def test_download_returns_exact_bytes_once_stored(service: Harness) -> Non
     file_download = await service.client.get(f"/files/{file.json()['id']}/content", headers=SALES)
     assert file_download.content == content
 
-    # The extranet asks by version id alone, with a service token of another department.
+    # The extranet requests by version id alone, with a service token of another department.
     portal_service = bearer("service:extranet", None, "service")
     by_id = await service.client.get(f"/versions/{version['id']}/content", headers=portal_service)
     assert by_id.status_code == 200

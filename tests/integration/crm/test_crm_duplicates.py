@@ -81,7 +81,7 @@ async def test_card_shows_reference_statuses(crm: Crm) -> None:
     ours = await create(crm, "/legal-entities", {"legal_name": "Our LLC", "is_own": True})
     project = await create(crm, "/projects", {"name": "Old", "company_id": hidden["id"]})
     # Linking a hidden company takes the right to read it, so an admin links it and hands the deal to
-    # sales, which then sees the company only as a restricted reference.
+    # sales, which then reads the company only as a restricted reference.
     deal = await create(
         crm,
         "/deals",
