@@ -15,6 +15,7 @@ from servicekit.service import ServiceRuntime, build_runtime, create_http_app, s
 from services.crm.access import AccessPolicy
 from services.crm.handlers import create_deal_from_request
 from services.crm.http import router
+from services.crm.pages import router as pages_router
 from services.crm.projections import apply_document, apply_file, apply_task, marker_refresh_job
 from services.crm.settings import CrmSettings
 
@@ -78,4 +79,4 @@ def create_runtime(settings: CrmSettings | None = None) -> ServiceRuntime:
 
 def create_app(settings: CrmSettings | None = None) -> FastAPI:
     runtime = create_runtime(settings)
-    return create_http_app(runtime, title="crm", routers=[router])
+    return create_http_app(runtime, title="crm", routers=[router, pages_router])

@@ -1,0 +1,57 @@
+"""Staff pages served by CRM.
+
+Each page is a static HTML shell. Its script reads the user's bearer token from the browser's session
+storage and calls CRM's JSON API with it, so the pages need no cookies and no CSRF tokens, and every
+access check is the API's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+from servicekit.errors import NotFound
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+# Scripts and styles come only from this service. Inline scripts are not allowed, so text from
+# records, inserted with textContent, can never run.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def page(name: str) -> FileResponse:
+    """Return the HTML shell ``name`` from the static folder with the pages' security headers."""
+    return FileResponse(STATIC_DIR / name, media_type="text/html", headers=SECURITY_HEADERS)
+
+
+@router.get("")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/ui/board", status_code=303)
+
+
+@router.get("/login")
+async def login_page() -> FileResponse:
+    return page("login.html")
+
+
+@router.get("/static/{name}")
+async def static_file(name: str) -> FileResponse:
+    media_type = STATIC_TYPES.get(Path(name).suffix)
+    path = STATIC_DIR / name
+    # Only plain file names in the folder itself: no separators, no dot files.
+    if media_type is None or "/" in name or name.startswith(".") or not path.is_file():
+        raise NotFound(f"no static file named {name!r}")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,172 @@
+"use strict";
+// Shared helpers of the staff pages: the bearer token, JSON calls, DOM building, the restricted
+// placeholder and a Server-Sent Events reader that can send headers.
+const cw = (() => {
+  const TOKEN_KEY = "clientwork.token";
+
+  // A link such as /ui/board#token=... signs the tab in. The fragment never reaches a server or a log.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has("token")) {
+    sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  function setToken(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  function requireToken() {
+    if (token()) return true;
+    location.href = "/ui/login?next=" + encodeURIComponent(location.pathname + location.search);
+    return false;
+  }
+
+  // Call CRM's JSON API (or another service's, given a full URL). Resolves to
+  // {ok, status, body}; network failures resolve with status 0 instead of throwing.
+  async function api(method, path, body, extraHeaders) {
+    const headers = Object.assign({ Accept: "application/json" }, extraHeaders || {});
+    if (token()) headers.Authorization = "Bearer " + token();
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (error) {
+      return { ok: false, status: 0, body: { message: "the service is unreachable: " + error.message } };
+    }
+    if (response.status === 401) {
+      setToken(null);
+      requireToken();
+    }
+    let parsed = null;
+    const text = await response.text();
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch (_) {
+        parsed = { message: text };
+      }
+    }
+    return { ok: response.ok, status: response.status, body: parsed };
+  }
+
+  // One readable line from an error response: the message, then each invalid field and its reason.
+  function errorText(response) {
+    const body = response.body || {};
+    const error = body.error || body;
+    const parts = [error.message || error.detail || "request failed with status " + response.status];
+    for (const item of error.errors || error.fields || []) {
+      const field = Array.isArray(item.loc) ? item.loc.join(".") : item.field;
+      parts.push((field ? field + ": " : "") + (item.msg || item.message || ""));
+    }
+    return parts.join(" · ");
+  }
+
+  // Build an element. Children are nodes or strings; strings become text nodes, never HTML.
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === "dataset") Object.assign(node.dataset, value);
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function money(amount, currency) {
+    if (amount === null || amount === undefined) return "";
+    const value = Number(amount);
+    try {
+      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "RUB" }).format(value);
+    } catch (_) {
+      return value.toFixed(2) + " " + (currency || "");
+    }
+  }
+
+  // A linked record the user may not read: never its content, only why and whom to ask.
+  // The element carries the record's type and id so a page can offer an access request.
+  function restricted(reference) {
+    const owner = reference.owner || {};
+    const ownerName = owner.name || owner.user_id || owner.id || "its owner";
+    return el(
+      "span",
+      {
+        class: "restricted",
+        dataset: { recordType: reference.type || reference.record_type || "", recordId: reference.id || "" },
+      },
+      el("strong", {}, "Access restricted"),
+      ": " + (reference.reason || "you have no right to read this record") + ". Ask " + ownerName + "."
+    );
+  }
+
+  // Read a Server-Sent Events stream with fetch, so the bearer token travels in a header.
+  // Reconnects after a drop with Last-Event-ID and stops when `signal` aborts.
+  // handlers: {onEvent(type, data, id), onState("open" | "closed" | "error", detail)}.
+  async function stream(path, handlers, options) {
+    const settings = Object.assign({ lastEventId: null, signal: null, retryMs: 1000 }, options || {});
+    let lastEventId = settings.lastEventId;
+    let retryMs = settings.retryMs;
+    while (!(settings.signal && settings.signal.aborted)) {
+      const headers = { Accept: "text/event-stream", Authorization: "Bearer " + token() };
+      if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+      try {
+        const response = await fetch(path, { headers, signal: settings.signal, cache: "no-store" });
+        if (!response.ok) {
+          handlers.onState && handlers.onState("error", { status: response.status });
+          if (response.status === 401 || response.status === 403 || response.status === 404) return;
+        } else {
+          handlers.onState && handlers.onState("open", {});
+          const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = "";
+          let event = { type: "message", data: [], id: null };
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += value;
+            let newline;
+            while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+              const line = buffer.slice(0, newline);
+              buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
+              if (line === "") {
+                if (event.id !== null) lastEventId = event.id;
+                if (event.data.length) {
+                  handlers.onEvent(event.type, JSON.parse(event.data.join("\n")), event.id);
+                }
+                event = { type: "message", data: [], id: null };
+                continue;
+              }
+              if (line.startsWith(":")) continue;
+              const colon = line.indexOf(":");
+              const field = colon < 0 ? line : line.slice(0, colon);
+              const data = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+              if (field === "event") event.type = data;
+              else if (field === "data") event.data.push(data);
+              else if (field === "id") event.id = data;
+              else if (field === "retry" && /^\d+$/.test(data)) retryMs = Number(data);
+            }
+          }
+          handlers.onState && handlers.onState("closed", { lastEventId });
+        }
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        handlers.onState && handlers.onState("error", { message: error.message });
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+    }
+  }
+
+  return { token, setToken, requireToken, api, errorText, el, money, restricted, stream };
+})();
