@@ -65,7 +65,7 @@ const cw = (() => {
     const parts = [error.message || error.detail || "request failed with status " + response.status];
     for (const item of error.errors || error.fields || []) {
       const field = Array.isArray(item.loc) ? item.loc.join(".") : item.field;
-      parts.push((field ? field + ": " : "") + (item.msg || item.message || ""));
+      parts.push((field ? field + ": " : "") + (item.reason || item.msg || item.message || ""));
     }
     return parts.join(" · ");
   }
