@@ -56,6 +56,12 @@ class VersionMismatch(Conflict):
     code = "version_mismatch"
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    """An Idempotency-Key already used by this creator for a create request with another body."""
+
+    code = "idempotency_key_reused"
+
+
 class UnknownReference(ValidationFailed):
     """A deal, company or contact that this service has not received from CRM (yet), or that was deleted."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from typing import Any, TypeVar, cast
@@ -19,7 +21,13 @@ from services.tasks import domain
 from services.tasks.access import link_restriction, load_task_for, may_read_company, may_read_contact
 from services.tasks.changes import Cause, record_change, set_observers
 from services.tasks.commands import CompleteTask, CreateTask, ReturnTask, UpdateTask
-from services.tasks.errors import ActionNotAllowed, InvalidTransition, UnknownReference, VersionMismatch
+from services.tasks.errors import (
+    ActionNotAllowed,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    UnknownReference,
+    VersionMismatch,
+)
 from services.tasks.tables import CompanyReference, ContactReference, DealReference, Task
 
 logger = logging.getLogger(__name__)
@@ -41,13 +49,23 @@ async def create_task(
 ) -> tuple[Task, bool]:
     """Create a task with its client resolved from the projections; return it and whether it is new.
 
-    A request repeated with the same ``request_key`` by the same creator returns the first task.
+    A request repeated with the same ``request_key`` and body by the same creator returns the first task;
+    the same key with another body is rejected.
     """
+    fingerprint = request_fingerprint(command) if request_key is not None else None
     if request_key is not None:
         existing = await session.scalar(
             select(Task).where(Task.creator_id == user.user_id, Task.request_key == request_key)
         )
         if existing is not None:
+            # Tasks created before fingerprints were stored have none and are taken as the same request.
+            if existing.request_fingerprint not in (None, fingerprint):
+                raise IdempotencyKeyReused(
+                    f"Idempotency-Key {request_key!r} was already used for task {existing.id} with another "
+                    "request body; send a new key for a new task",
+                    field="Idempotency-Key",
+                    task_id=str(existing.id),
+                )
             return existing, False
 
     client = await resolve_client(session, user, command.client.to_reference())
@@ -77,6 +95,7 @@ async def create_task(
         created_at=now,
         updated_at=now,
         request_key=request_key,
+        request_fingerprint=fingerprint,
     )
     session.add(task)
     try:
@@ -101,6 +120,12 @@ async def create_task(
     )
     logger.info("task %s created for deal %s by %s", task.id, task.deal_id, user.user_id)
     return task, True
+
+
+def request_fingerprint(command: CreateTask) -> str:
+    """Return the SHA-256 of the create command's canonical JSON, with defaults filled in."""
+    canonical = json.dumps(command.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 _NOT_NULL_FIELDS = ("title", "owner_id", "visible_to_client", "result_required")

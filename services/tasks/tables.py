@@ -108,6 +108,8 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: The creator's ``Idempotency-Key``, so a repeated create request returns the first task.
     request_key: Mapped[str | None] = mapped_column(String(255))
+    #: SHA-256 of the create request's body, so the same key with another body is rejected.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class TaskObserver(Base):

@@ -442,6 +442,19 @@ async def test_repeated_idempotency_key_returns_first(api: TasksApi) -> None:
     assert len(await api.events(first.json()["id"])) == 1
 
 
+async def test_reused_idempotency_key_other_body_rejected(api: TasksApi) -> None:
+    headers = {**CREATOR, "Idempotency-Key": "form-43"}
+    first = await api.create(headers, title="Позвонить клиенту")
+    changed = await api.create(headers, title="Send the contract")
+
+    assert first.status_code == 201
+    assert changed.status_code == 422
+    assert changed.json()["code"] == "idempotency_key_reused"
+    assert changed.json()["field"] == "Idempotency-Key"
+    assert changed.json()["task_id"] == first.json()["id"]
+    assert len(await api.events(first.json()["id"])) == 1
+
+
 async def test_invalid_input_names_field(api: TasksApi) -> None:
     response = await api.http.post(
         "/tasks", json={"title": "", "due_at": "2026-12-04T10:00:00", "client": {"deal": "x"}}, headers=CREATOR
