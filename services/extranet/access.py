@@ -39,7 +39,14 @@ from servicekit.errors import Conflict, NotFound, ValidationFailed
 from servicekit.outbox import record_event
 from services.extranet.errors import InvitationRejected, SignInFailed, SignInLocked
 from services.extranet.settings import ExtranetSettings
-from services.extranet.tables import AccessLogEntry, Invitation, PortalSession, PortalUser, SourceContact
+from services.extranet.tables import (
+    AccessLogEntry,
+    Invitation,
+    PortalSession,
+    PortalUser,
+    SignInFailures,
+    SourceContact,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -317,33 +324,59 @@ class SignInResult:
     delay_seconds: float = 0.0
 
 
-async def check_password(session: AsyncSession, settings: ExtranetSettings, email: str, password: str) -> SignInResult:
-    """Verify a sign-in; count failures in a row, delay each one more, and lock the account after too many."""
+async def check_password(
+    session: AsyncSession, settings: ExtranetSettings, email: str, password: str, address: str
+) -> SignInResult:
+    """Verify a sign-in from the client ``address``; delay each failure in a row more, and lock out after too many.
+
+    Failures are counted per user and address, so wrong passwords sent by someone else lock out only
+    the sender's address. Failures from all addresses together lock the whole account at a higher limit.
+    """
     user = await session.scalar(select(PortalUser).where(PortalUser.email == email.lower()).with_for_update())
     if user is None:
         _verify(_DUMMY_HASH, password)
         return SignInResult(None, SignInFailed("e-mail or password is wrong"), settings.sign_in_delay_seconds)
     if user.locked_until is not None and user.locked_until > now():
-        retry_after = int((user.locked_until - now()).total_seconds()) + 1
-        locked = SignInLocked(
-            f"too many wrong passwords; try again in {retry_after} s", retry_after_seconds=retry_after
-        )
-        return SignInResult(None, locked)
+        return SignInResult(None, _locked(user.locked_until, "for this account, from several addresses"))
+    # The user's row lock, taken above, serialises sign-ins of one user, so this read-then-insert is safe.
+    failures = await session.get(SignInFailures, (user.id, address[:64]), with_for_update=True)
+    if failures is None:
+        failures = SignInFailures(portal_user_id=user.id, address=address[:64], failures=0)
+        session.add(failures)
+    if failures.locked_until is not None and failures.locked_until > now():
+        return SignInResult(None, _locked(failures.locked_until, "from this address"))
     if not _verify(user.password_hash, password) or user.revoked_at is not None:
-        return SignInResult(None, SignInFailed("e-mail or password is wrong"), _count_failure(user, settings))
+        return SignInResult(None, SignInFailed("e-mail or password is wrong"), _count_failure(user, failures, settings))
     user.failed_sign_ins = 0
     user.locked_until = None
+    failures.failures = 0
+    failures.locked_until = None
+    failures.updated_at = now()
     return SignInResult(user)
 
 
-def _count_failure(user: PortalUser, settings: ExtranetSettings) -> float:
+def _locked(until: datetime, scope: str) -> SignInLocked:
+    retry_after = int((until - now()).total_seconds()) + 1
+    return SignInLocked(
+        f"too many wrong passwords {scope}; try again in {retry_after} s", retry_after_seconds=retry_after
+    )
+
+
+def _count_failure(user: PortalUser, failures: SignInFailures, settings: ExtranetSettings) -> float:
+    failures.failures += 1
+    failures.updated_at = now()
     user.failed_sign_ins += 1
     # The delay grows with each failure in a row, which slows password guessing before the lockout.
-    delay = min(settings.sign_in_delay_seconds * user.failed_sign_ins, MAX_SIGN_IN_DELAY_SECONDS)
-    if user.failed_sign_ins >= settings.sign_in_max_failures:
-        user.locked_until = now() + timedelta(seconds=settings.sign_in_lockout_seconds)
+    delay = min(settings.sign_in_delay_seconds * failures.failures, MAX_SIGN_IN_DELAY_SECONDS)
+    lockout = timedelta(seconds=settings.sign_in_lockout_seconds)
+    if failures.failures >= settings.sign_in_max_failures:
+        failures.locked_until = now() + lockout
+        failures.failures = 0
+        logger.warning("portal user %s locked out from one address after repeated wrong passwords", user.id)
+    if user.failed_sign_ins >= settings.sign_in_account_max_failures:
+        user.locked_until = now() + lockout
         user.failed_sign_ins = 0
-        logger.warning("portal user %s locked after repeated wrong passwords", user.id)
+        logger.warning("portal user %s locked after repeated wrong passwords from several addresses", user.id)
     return delay
 
 

@@ -144,9 +144,13 @@ def _check_form_csrf(request: Request, given: str) -> None:
         raise CsrfRejected("the form's CSRF token is missing or wrong; reload the page and submit again")
 
 
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _limit_attempts(request: Request) -> None:
     limiter: SlidingWindowLimiter = _runtime(request).extras["sign_in_limiter"]
-    address = request.client.host if request.client else "unknown"
+    address = _client_address(request)
     retry_after = limiter.hit(address)
     if retry_after is not None:
         seconds = int(retry_after) + 1
@@ -171,7 +175,7 @@ async def _sign_in(request: Request, email: str, password: str) -> SignedIn:
     _limit_attempts(request)
     settings = _settings(request)
     async with _runtime(request).sessionmaker() as session, session.begin():
-        result = await check_password(session, settings, email, password)
+        result = await check_password(session, settings, email, password, _client_address(request))
         signed_in = await start_session(session, settings, result.user) if result.user is not None else None
     if signed_in is None:
         # The failure count is committed first, so the delay holds no lock and no connection.

@@ -27,7 +27,14 @@ class ExtranetSettings(ServiceSettings):
         default=True, description="Mark the session cookie Secure; browsers still send it to http://127.0.0.1."
     )
     password_min_length: int = Field(default=10, ge=8, description="Minimum length of a portal password.")
-    sign_in_max_failures: int = Field(default=5, ge=1, description="Wrong passwords in a row before the lockout.")
+    sign_in_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row from one address before that address is locked out."
+    )
+    sign_in_account_max_failures: int = Field(
+        default=50,
+        ge=1,
+        description="Wrong passwords in a row from all addresses together before the whole account is locked.",
+    )
     sign_in_lockout_seconds: float = Field(default=900.0, gt=0, description="Lockout after too many wrong passwords.")
     sign_in_attempts_per_minute: int = Field(
         default=30, ge=1, description="Sign-in and invitation attempts per client address and minute, per process."

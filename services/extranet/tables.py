@@ -206,10 +206,28 @@ class PortalUser(Base):
     contact_id: Mapped[uuid.UUID | None]
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    #: Wrong passwords in a row from all addresses together, for the account-wide lockout.
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInFailures(Base):
+    """Wrong passwords in a row for one portal user from one client address, and that address's lockout.
+
+    Keyed by address, so someone who knows a user's e-mail locks out only their own address.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    portal_user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("portal_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PortalSession(Base):

@@ -56,6 +56,7 @@ async def extranet(
             "DOCUMENTS_URL": documents[1],
             "SIGN_IN_DELAY_SECONDS": str(SIGN_IN_DELAY),
             "SIGN_IN_MAX_FAILURES": "3",
+            "SIGN_IN_ACCOUNT_MAX_FAILURES": "5",
             "SIGN_IN_ATTEMPTS_PER_MINUTE": "12",
             "SESSION_SWEEP_SECONDS": "0.5",
             "PORTAL_BASE_URL": "https://portal.example/",
@@ -223,6 +224,13 @@ async def test_wrong_passwords_slow_down_then_lock(extranet: ServiceProcess) -> 
         assert locked.json()["code"] == "sign_in_locked"
         assert locked.json()["retry_after_seconds"] > 0
 
+        # The lockout is of the guessing address: the user still signs in from another one.
+        async with from_address(extranet, "127.0.0.2") as elsewhere:
+            signed_in = await elsewhere.post(
+                "/portal/api/sign-in", json={"email": "lock@client.example", "password": PASSWORD}
+            )
+        assert signed_in.status_code == 200, signed_in.text
+
         unknown = await client.post("/portal/api/sign-in", json={"email": "nobody@client.example", "password": "x"})
         assert unknown.status_code == 401
 
@@ -242,6 +250,33 @@ async def test_wrong_passwords_slow_down_then_lock(extranet: ServiceProcess) -> 
             headers={"Content-Type": "text/plain"},
         )
         assert as_form.status_code in (403, 422)
+
+
+def from_address(service: ServiceProcess, address: str) -> httpx.AsyncClient:
+    """Return a client whose connections come from ``address``, another loopback address of this machine."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=service.url, transport=transport, timeout=30)
+
+
+async def test_guessing_from_many_addresses_locks_account(extranet: ServiceProcess) -> None:
+    async with httpx.AsyncClient(base_url=extranet.url, timeout=30) as client:
+        invitation = await invite(client, uuid.uuid4(), "spread@client.example")
+        accepted = await client.post("/portal/api/accept", json={"token": invitation["token"], "password": PASSWORD})
+        assert accepted.status_code == 201
+
+    # Three wrong passwords lock out 127.0.0.2; two more from 127.0.0.3 reach the account-wide five.
+    for address, attempts in (("127.0.0.2", 3), ("127.0.0.3", 2)):
+        async with from_address(extranet, address) as guesser:
+            for _ in range(attempts):
+                wrong = await guesser.post(
+                    "/portal/api/sign-in", json={"email": "spread@client.example", "password": "x"}
+                )
+                assert wrong.status_code == 401
+
+    async with from_address(extranet, "127.0.0.4") as owner:
+        locked = await owner.post("/portal/api/sign-in", json={"email": "spread@client.example", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "for this account" in locked.json()["message"]
 
 
 async def test_portal_sees_preview_and_revocation(
