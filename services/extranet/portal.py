@@ -344,21 +344,29 @@ async def _download(
             )
         if shared is None:
             raise NotFound(f"{kind[:-1]} {object_id} is not shared with you", id=str(object_id), status="not_found")
-        record_access(
-            session,
-            _settings(request),
-            context.user,
-            action="downloaded",
-            object_type="document_version" if kind == "versions" else "file",
-            object_id=object_id,
-            correlation_id=_correlation(),
-        )
-    runtime.relay.notify()
 
     reader: ContentReader = runtime.extras["content_reader"]
     chunks = reader.open(kind, object_id)
-    # Read the first chunk before the response starts, so a failed fetch becomes a 502 and not a cut-off body.
+    # Read the first chunk before the response starts, so a failed fetch becomes a 502 and not a cut-off body,
+    # and only a download whose content arrived is audited.
     first = await anext(chunks, b"")
+    # NOTE: a download cut off later, after the first chunk, is still audited as downloaded.
+    try:
+        async with runtime.sessionmaker() as session, session.begin():
+            record_access(
+                session,
+                _settings(request),
+                context.user,
+                action="downloaded",
+                object_type="document_version" if kind == "versions" else "file",
+                object_id=object_id,
+                correlation_id=_correlation(),
+            )
+    except BaseException:
+        # Without a response the stream is never read to its end, so release the upstream connection here.
+        await chunks.aclose()
+        raise
+    runtime.relay.notify()
     return StreamingResponse(
         _prepend(first, chunks),
         media_type=shared.media_type,

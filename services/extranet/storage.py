@@ -10,7 +10,7 @@ routes. tests/e2e/test_portal_download.py downloads through the real documents s
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Literal, Protocol
@@ -27,7 +27,7 @@ ContentKind = Literal["versions", "files"]
 class ContentReader(Protocol):
     """Reads the bytes of a document version or a file."""
 
-    def open(self, kind: ContentKind, object_id: uuid.UUID) -> AsyncIterator[bytes]:
+    def open(self, kind: ContentKind, object_id: uuid.UUID) -> AsyncGenerator[bytes, None]:
         """Stream the bytes; raise :class:`DownloadFailed` when they cannot be read."""
         ...
 
@@ -49,7 +49,7 @@ class DocumentsContentReader:
             issuer=self._settings.jwt_issuer,
         )
 
-    async def open(self, kind: ContentKind, object_id: uuid.UUID) -> AsyncIterator[bytes]:
+    async def open(self, kind: ContentKind, object_id: uuid.UUID) -> AsyncGenerator[bytes, None]:
         url = f"{self._settings.documents_url.rstrip('/')}/{kind}/{object_id}/content"
         async with self._stream(url) as response:
             async for chunk in response.aiter_bytes():

@@ -382,6 +382,17 @@ async def test_portal_sees_preview_and_revocation(
         assert (await client.get(f"/portal/files/{file_b}/download", headers=portal)).status_code == 404
         assert (await client.get(f"/portal/files/{file_a}/download", headers=portal)).status_code == 200
 
+        # A download whose content cannot be fetched fails and is not audited as downloaded.
+        stored = fake.contents.pop(f"/files/{file_a}/content")
+        failed = await client.get(f"/portal/files/{file_a}/download", headers=portal)
+        fake.contents[f"/files/{file_a}/content"] = stored
+        assert failed.status_code == 502
+        audit = (await client.get(f"/companies/{company_a}/audit", headers=STAFF)).json()["items"]
+        file_downloads = [
+            entry for entry in audit if entry["action"] == "downloaded" and entry["object_id"] == str(file_a)
+        ]
+        assert len(file_downloads) == 1
+
         await publish(
             bootstrap, topic_prefix + Topic.DOCUMENTS_FILES, [file_event(file_a, company_a, version=2, shared=False)]
         )
