@@ -1,7 +1,7 @@
 """The system demo: vendor payloads through intake into CRM, the closed loop of a deal and a task, and the portal.
 
 Every step goes through the services' public HTTP APIs on their demo ports, and every record the demo
-makes is found again by a later run, which says what already existed.
+makes is found again by a later run, which reports what already existed.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def _print_outcomes(outcomes: list[SampleOutcome], samples_dir: Path) -> None:
         else:
             result = f"no deal: {outcome.note}"
         print(f"  {outcome.file:42} {outcome.http_status:<4}  {result}")
-    made = sum(1 for outcome in outcomes if outcome.deal_id is not None)
-    print(f"  {len(outcomes)} payloads, {made} new deals")
+    new_deals = sum(1 for outcome in outcomes if outcome.deal_id is not None)
+    print(f"  {len(outcomes)} payloads, {new_deals} new deals")
 
 
 def _client_lines(client: Client) -> list[str]:

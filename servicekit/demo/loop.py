@@ -16,7 +16,9 @@ def run_closed_loop(api: Api, deal: dict[str, Any]) -> list[str]:
     steps = []
     task = poll(lambda: _create_task(api, deal["id"]), seconds=60)
     if task is None:
-        raise DemoError(f"tasks did not learn deal {deal['id']} from crm.deals within 60 s")
+        raise DemoError(
+            f"timed out after 60 s: tasks still rejects deal {deal['id']}; check that tasks consumes crm.deals"
+        )
     steps.append(
         f"task {task['id']} created from the deal: owner {task['owner_id']}, due {task['due_at']}, "
         f"client {task['client']['company']['name']!r}"
@@ -29,8 +31,12 @@ def run_closed_loop(api: Api, deal: dict[str, Any]) -> list[str]:
     steps.append(f"task accepted by its creator (status {accepted['status']})")
 
     if poll(lambda: _has_marker(api, deal["id"]), seconds=60) is None:
-        raise DemoError(f"deal {deal['id']} did not get the task_result marker within 60 s")
-    steps.append("the deal shows the task_result marker, and its timeline links the task")
+        raise DemoError(
+            f"timed out after 60 s: deal {deal['id']} has no task_result marker; check that CRM consumes tasks.tasks"
+        )
+    timeline = api.get("crm", f"/deals/{deal['id']}/timeline")["items"]
+    linked = {"service": "tasks", "path": f"/tasks/{task['id']}"} in [entry.get("link") for entry in timeline]
+    steps.append(f"the deal shows the task_result marker; its timeline links the task: {'yes' if linked else 'no'}")
 
     api.post(
         "crm", f"/deals/{deal['id']}/comments", {"text": "Discussed the approved sitemap; preparing the proposal."}

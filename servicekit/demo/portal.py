@@ -30,7 +30,9 @@ def publish_to_portal(api: Api, client: Client) -> list[str]:
     session = _sign_in(api)
     view = poll(lambda: _portal_view_with(api, session, version_id), seconds=60)
     if view is None:
-        raise DemoError(f"the portal user does not see version {version_id} within 60 s")
+        raise DemoError(
+            f"timed out after 60 s: the portal view does not list version {version_id}; check extranet's log"
+        )
     titles = ", ".join(f"{item['document_title']} v{item['number']}" for item in view["documents"])
     steps.append(f"the portal user signed in and sees: {titles}")
     return steps
@@ -43,7 +45,9 @@ def _final_document(api: Api, client: Client, steps: list[str]) -> tuple[dict[st
     if document is None:
         document = poll(lambda: _create_document(api, client), seconds=60)
         if document is None:
-            raise DemoError("documents did not learn the demo company from crm.companies within 60 s")
+            raise DemoError(
+                "timed out after 60 s: documents still rejects the demo company; check that it consumes crm.companies"
+            )
         steps.append(f"document {document['id']} created for the company, both legal entities and the deal")
     else:
         steps.append(f"document {document['id']} already existed")
