@@ -266,6 +266,7 @@ async def rebuild_throughput(bootstrap: str, opensearch: str, records: int) -> R
             report = await rebuild.run(drop_after=0)
             baseline = await search_bench.plain_bulk(client, prefix, events)
         finally:
+            await client.close()
             await runtime.engine.dispose()
             await search_bench.clean_up(settings, prefix)
     return Row(
