@@ -370,7 +370,7 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="searches timed, through search and direct")
     parser.add_argument("--records", type=int, default=20_000, help="deal events for the rebuild run")
     parser.add_argument("--events", type=int, default=3000, help="events for the pipeline run")
-    parser.add_argument("--max-seconds", type=float, default=900, help="the longest the whole run may take, seconds")
+    parser.add_argument("--max-seconds", type=float, default=900, help="maximum duration of the whole run, in seconds")
     args = parser.parse_args()
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     opensearch = os.environ["OPENSEARCH_URL"]

@@ -49,7 +49,7 @@ class System:
         return response.json()
 
     async def create(self, service: str, path: str, body: dict[str, Any], headers: dict[str, str] = ADMIN) -> Any:
-        """POST until the service answers 201: a record made in CRM reaches other services a moment later."""
+        """POST until the service returns 201, because a record made in CRM reaches other services a moment later."""
 
         async def attempt() -> dict[str, Any] | None:
             response = await self.client.post(self.url(service, path), json=body, headers=headers)
