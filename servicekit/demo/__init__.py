@@ -51,6 +51,8 @@ def _print_lines(title: str, lines: list[str]) -> None:
 
 def _print_outcomes(outcomes: list[SampleOutcome], samples_dir: Path) -> None:
     print(f"\nPayloads replayed through intake (samples from {samples_dir})")
+    if not samples_dir.is_dir():
+        print(f"  the samples folder {samples_dir} does not exist: pass --samples DIR to replay its files")
     print(f"  {'payload':42} {'HTTP':4}  outcome")
     for outcome in outcomes:
         if outcome.deal_id is not None:

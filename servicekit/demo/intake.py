@@ -68,7 +68,9 @@ def configure_intake(api: Api) -> list[str]:
 def replay_payloads(api: Api, samples_dir: Path) -> list[SampleOutcome]:
     """Post every payload as its vendor would, then wait for each outcome and deal."""
     secrets = {key: str(channel["secret"]) for key, channel in {**CHANNELS, **BUILT_CHANNELS}.items()}
-    payloads = {**load_samples(samples_dir), **built_payloads()}
+    # Without the sample folder the demo still replays the payloads it builds itself.
+    files = load_samples(samples_dir) if samples_dir.is_dir() else {}
+    payloads = {**files, **built_payloads()}
     posted = [(_post(api, name, sample, secrets), sample) for name, sample in payloads.items()]
     pipelines = {item["id"]: item["key"] for item in api.get("crm", "/pipelines")["items"]}
     return [_follow(api, outcome, request_id, pipelines) for (outcome, request_id), _sample in posted]
