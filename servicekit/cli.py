@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from services import SERVICE_NAMES
+from services.intake.samples import DEFAULT_SAMPLES_DIR
 
 logger = logging.getLogger("clientwork")
 
@@ -156,10 +157,14 @@ def cmd_stack(args: argparse.Namespace) -> None:
     {"up": devstack.start_all, "down": devstack.stop_all, "status": devstack.status}[args.action]()
 
 
-def cmd_demo(_args: argparse.Namespace) -> None:
+def cmd_demo(args: argparse.Namespace) -> None:
     from servicekit.demo import run_demo
+    from servicekit.demo.api import DemoError
 
-    run_demo()
+    try:
+        run_demo(args.samples)
+    except (DemoError, FileNotFoundError) as exc:
+        raise SystemExit(f"demo failed: {exc}") from exc
 
 
 def _positive_int(text: str) -> int:
@@ -223,7 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.set_defaults(func=cmd_stack)
 
-    demo = commands.add_parser("demo", help="send sample inquiries through the running services and report")
+    demo = commands.add_parser(
+        "demo", help="replay the vendor payloads, run the closed loop and the portal step on the running services"
+    )
+    demo.add_argument(
+        "--samples",
+        type=Path,
+        default=DEFAULT_SAMPLES_DIR,
+        help=f"folder of intake's vendor payload samples (default: {DEFAULT_SAMPLES_DIR})",
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 

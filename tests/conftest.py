@@ -15,6 +15,7 @@ import subprocess
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -73,14 +74,21 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-async def topic_prefix(servers: Servers) -> AsyncIterator[str]:
-    """A topic and index prefix of this test alone; its topics and indices are deleted afterwards."""
+@asynccontextmanager
+async def topic_space(servers: Servers) -> AsyncIterator[str]:
+    """Yield a fresh topic and index prefix; its topics and indices are deleted afterwards."""
     prefix = unique_name("t") + "."
     yield prefix
     await _delete_topics(servers.kafka, prefix)
     async with httpx.AsyncClient(base_url=servers.opensearch, timeout=30) as client:
         await client.delete(f"/{prefix}*", params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+
+
+@pytest.fixture
+async def topic_prefix(servers: Servers) -> AsyncIterator[str]:
+    """A topic and index prefix of this test alone; its topics and indices are deleted afterwards."""
+    async with topic_space(servers) as prefix:
+        yield prefix
 
 
 async def _delete_topics(bootstrap_servers: str, prefix: str) -> None:
@@ -94,9 +102,9 @@ async def _delete_topics(bootstrap_servers: str, prefix: str) -> None:
         await admin.close()
 
 
-@pytest.fixture
-async def make_database(servers: Servers) -> AsyncIterator[Callable[[], Awaitable[str]]]:
-    """Create fresh PostgreSQL databases for this test; all are dropped afterwards."""
+@asynccontextmanager
+async def database_factory(servers: Servers) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Yield a function that creates fresh PostgreSQL databases; all are dropped afterwards."""
     admin = create_async_engine(make_url(servers.database).set(database="postgres"), isolation_level="AUTOCOMMIT")
     created: list[str] = []
 
@@ -112,6 +120,13 @@ async def make_database(servers: Servers) -> AsyncIterator[Callable[[], Awaitabl
         for name in created:
             await _drop_database(connection, name)
     await admin.dispose()
+
+
+@pytest.fixture
+async def make_database(servers: Servers) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Create fresh PostgreSQL databases for this test; all are dropped afterwards."""
+    async with database_factory(servers) as create:
+        yield create
 
 
 async def _drop_database(connection: AsyncConnection, name: str) -> None:

@@ -10,46 +10,21 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from servicekit.auth import issue_token
 from servicekit.db import create_engine, create_sessionmaker
-from services import SERVICE_NAMES
 from services.tasks.tables import DealReference
 from tests.conftest import Servers
+from tests.e2e.system import bearer, running_system
 from tests.support import ServiceProcess, eventually, read_topic
 
 pytestmark = pytest.mark.e2e
-
-JWT_KEY = "e2e-test-signing-key-of-32-bytes-or-more"
 
 
 @pytest.fixture
 async def system(
     servers: Servers, make_database: Callable[[], Awaitable[str]], topic_prefix: str
 ) -> AsyncIterator[dict[str, ServiceProcess]]:
-    processes: dict[str, ServiceProcess] = {}
-    for name in SERVICE_NAMES:
-        env = {
-            "DATABASE_URL": await make_database(),
-            "KAFKA_BOOTSTRAP_SERVERS": servers.kafka,
-            "KAFKA_TOPIC_PREFIX": topic_prefix,
-            "OPENSEARCH_URL": servers.opensearch,
-            "INDEX_PREFIX": topic_prefix,
-            "REFRESH_ON_WRITE": "true",
-            "JWT_SECRET_KEY": JWT_KEY,
-            "ENVIRONMENT": "test",
-        }
-        processes[name] = ServiceProcess(name, env).start()
-    try:
-        for process in processes.values():
-            await process.wait_ready()
+    async with running_system(servers, make_database, topic_prefix) as processes:
         yield processes
-    finally:
-        for process in processes.values():
-            process.stop()
-
-
-def bearer(user: str, *, department: str | None = None, roles: list[str] | None = None) -> dict[str, str]:
-    return {"Authorization": "Bearer " + issue_token(JWT_KEY, user, department=department, roles=roles or [])}
 
 
 async def test_form_submission_becomes_searchable_deal(system: dict[str, ServiceProcess]) -> None:

@@ -1,4 +1,4 @@
-"""Every shared sample through its public endpoint with its real headers, on a real PostgreSQL database."""
+"""Every sample payload through its public endpoint with its real headers, on a real PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from servicekit.db import OutboxMessage
 from services.intake.handlers import process_pending
+from services.intake.samples import EXPECTED
 from tests.intake_support import (
     TELEGRAM_SECRET,
     Intake,
@@ -24,42 +25,6 @@ from tests.intake_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-#: What each sample becomes: status, reason and the normalized contact (for accepted ones).
-EXPECTED: dict[str, dict[str, Any]] = {
-    "RI-01": {
-        "status": "accepted",
-        "contact": {
-            "name": "Тестов Тест Тестович",
-            "phone": "+79990000001",
-            "email": "lead.test+typeform@example.com",
-            "email_as_entered": "Lead.Test+typeform@Example.COM",
-        },
-        "routing": {"pipeline_key": "b2b", "stage_key": "Qualification", "owner_id": "u-anna"},
-    },
-    "RI-02": {
-        "status": "accepted",
-        "contact": {"name": "Иванова Тестовая", "phone": "+79990000002", "email": "test.tilda@example.com"},
-    },
-    "RI-02-ping": {"status": "ignored", "reason": "ping"},
-    "RI-03": {
-        "status": "accepted",
-        "contact": {"name": "Тест Гуглов", "phone": "+79990000004", "email": "g.o.o.g.l.e.test@gmail.com"},
-    },
-    "RI-05-text": {"status": "accepted", "contact": {"name": "Тест Телеграмов", "phone": "+79990000006"}},
-    "RI-05-contact": {"status": "accepted", "contact": {"name": "Тест Телеграмов", "phone": "+79990000006"}},
-    "RI-05-whatsapp": {"status": "accepted", "contact": {"name": "Тест Ватсапов", "phone": "+79990000008"}},
-    "RI-06": {
-        "status": "accepted",
-        "contact": {"name": "Тестовый Клиент", "phone": "+79990000010", "email": "client.test@example.com"},
-        "attachments": ["ТЗ на внедрение.pdf", "контакты.csv"],
-    },
-    "RI-07": {"status": "accepted", "title_has": "Bitrix24 lead 2211"},
-    "RI-08": {
-        "status": "accepted",
-        "contact": {"name": "Пётр Тестов-Щукин", "phone": "+79990000009", "email": "petr.test@example.com"},
-    },
-}
 
 
 @pytest.fixture
