@@ -52,7 +52,9 @@ class SseReader:
             if response.status_code != 200:
                 self.raw.append((await response.aread()).decode())
                 return
-            kind, event_id, data = "message", None, []
+            kind: str = "message"
+            event_id: str | None = None
+            data: list[str] = []
             async for line in response.aiter_lines():
                 self.raw.append(line)
                 if line == "":
@@ -110,7 +112,9 @@ async def serve_app(app: FastAPI) -> AsyncIterator[str]:
             await asyncio.wait_for(task, timeout=5)
 
 
-async def open_stream(base_url: str, pipeline_id: str, headers: dict[str, str], last_id: str | None = None) -> SseReader:
+async def open_stream(
+    base_url: str, pipeline_id: str, headers: dict[str, str], last_id: str | None = None
+) -> SseReader:
     extra = {"Last-Event-ID": last_id} if last_id is not None else {}
     url = f"{base_url}/pipelines/{pipeline_id}/board/stream"
     return await SseReader(url, {**headers, **extra}).start()
