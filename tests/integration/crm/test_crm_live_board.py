@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from contracts.tasks import ClientReference
 from services.crm.live import prune_board_changes
+from services.crm.projections import refresh_open_deal_markers
 from services.crm.tables import SALES_PIPELINE_ID, BoardChange
 from tests.board_support import SseEvent, SseReader, open_stream, serve_app
 from tests.integration.crm.conftest import ADMIN, OTHER, SALES, Crm, bearer, create
+from tests.integration.crm.test_crm_loop_and_access import task_event
 
 pytestmark = pytest.mark.integration
 
@@ -323,3 +326,64 @@ async def test_stream_rejects_bad_requests(crm: Crm, base_url: str) -> None:
     assert unknown.status == 404
     assert no_token.status == 401
     assert not_uuid.status == 422
+
+
+async def next_with_deal(reader: SseReader, deal_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Return the first card of ``deal_id`` that an update carries."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        event = await reader.next(timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        for card in event.data.get("deals", []):
+            if card["id"] == deal_id and event.kind == "update":
+                return {"card": card, "totals": event.data["totals"]}
+
+
+async def test_markers_from_projection_and_refresh(crm: Crm, base_url: str, stage_ids: list[str]) -> None:
+    rules = {"max_days": 1}
+    response = await crm.client.put(f"/pipelines/{PIPELINE}/stages/{stage_ids[0]}/rules", json=rules, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    deal = await new_deal(crm, "Marked", "10.00", "sales", next_step="Call")
+    reader = await open_stream(base_url, PIPELINE, SALES)
+    try:
+        assert (await reader.next()).kind == "snapshot"
+
+        client = ClientReference(deal_id=uuid.UUID(deal["id"]))
+        finished = datetime.now(UTC) + timedelta(seconds=1)
+        await crm.publish("tasks.tasks", [task_event(uuid.uuid4(), 1, "done", client, finished_at=finished)])
+        update = await next_with_deal(reader, deal["id"])
+        assert update["card"]["markers"] == ["task_result"]
+        assert update["totals"]["stages"][stage_ids[0]]["markers"] == {"task_result": 1}
+
+        later = datetime.now(UTC) + timedelta(days=2)
+        assert await refresh_open_deal_markers(crm.runtime.sessionmaker, crm.runtime.settings, now=later) == 1
+        update = await next_with_deal(reader, deal["id"], timeout=10)
+        assert update["card"]["markers"] == ["task_result", "stale_in_stage"]
+        assert update["totals"]["markers"] == {"stale_in_stage": 1, "task_result": 1}
+
+        until = (datetime.now(UTC) + timedelta(days=5)).isoformat()
+        response = await crm.client.post(
+            f"/deals/{deal['id']}/markers/task_result/snooze", json={"reason": "Later", "until": until}, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        update = await next_with_deal(reader, deal["id"], timeout=10)
+        assert "task_result" not in update["card"]["markers"]
+    finally:
+        await reader.close()
+
+
+async def test_merge_relinks_card_client(crm: Crm, base_url: str) -> None:
+    target = await create(crm, "/companies", {"name": "Ромашка", "owner_id": "u-sales", "department": "sales"})
+    source = await create(crm, "/companies", {"name": "Romashka dup", "owner_id": "u-sales", "department": "sales"})
+    deal = await new_deal(crm, "Linked", "10.00", "sales", company_id=source["id"])
+    reader = await open_stream(base_url, PIPELINE, SALES)
+    try:
+        [card] = (await reader.next()).data["deals"]
+        assert card["client"]["name"] == "Romashka dup"
+        response = await crm.client.post(
+            f"/companies/{target['id']}/merge", json={"source_id": source["id"]}, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        update = await next_with_deal(reader, deal["id"], timeout=10)
+        assert update["card"]["client"] == {"id": target["id"], "type": "company", "status": "ok", "name": "Ромашка"}
+    finally:
+        await reader.close()
