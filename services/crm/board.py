@@ -191,7 +191,7 @@ async def snapshot(session: AsyncSession, guard: Guard, pipeline: Pipeline) -> t
 
 
 async def resumable(session: AsyncSession, pipeline_id: uuid.UUID, after: int) -> bool:
-    """Decide whether the log still holds every change after position ``after``."""
+    """Decide whether the log still contains every change after position ``after``."""
     head = await head_position(session, pipeline_id)
     if after > head or after < 0:
         return False  # a position this database never gave out, such as one from before a restore
@@ -206,7 +206,7 @@ async def changes_after(
 ) -> ChangeBatch | None:
     """Return the user's view of the changes after position ``after``, or None when there are none.
 
-    ``shown`` holds the ids this connection has put on the user's board. A deal leaves the board when the
+    ``shown`` contains the ids this connection has put on the user's board. A deal leaves the board when the
     user had it (by the log's owner fields before its first change in the batch, or by ``shown``) and may
     no longer read it here: its new content is never sent.
     """

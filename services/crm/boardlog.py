@@ -9,8 +9,8 @@ Positions are per pipeline. A writer takes them with an upsert of the pipeline's
 row (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``). That row stays locked until the transaction
 ends, so a concurrent writer of the same pipeline waits and takes the next positions only after the
 first one committed. A reader that has seen position ``n`` committed therefore never finds a smaller
-position committing later. Pipelines are locked in id order so that two transactions that change
-deals on the same two pipelines cannot deadlock.
+position committing later. Position rows are the last locks a transaction takes, and it takes them
+in pipeline id order, so they add no deadlock between transactions that change the same pipelines.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _local_listeners: list[Callable[[set[uuid.UUID]], None]] = []
 
 @dataclass(frozen=True)
 class _Placement:
-    """Where a deal stood and who owned it, as far as the board and its readers are concerned."""
+    """A deal's pipeline, deleted flag and owner fields: what decides who sees it on which board."""
 
     pipeline_id: uuid.UUID
     deleted: bool

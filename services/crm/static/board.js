@@ -259,7 +259,9 @@
     }
     const pipelines = response.body.items;
     const match = location.pathname.match(/^\/ui\/board\/([^/]+)$/);
-    const current = match ? decodeURIComponent(match[1]) : pipelines.length ? pipelines[0].id : null;
+    let current = null;
+    if (match) current = decodeURIComponent(match[1]);
+    else if (pipelines.length) current = pipelines[0].id;
     picker.replaceChildren(
       ...pipelines.map((item) => cw.el("option", { value: item.id, selected: item.id === current }, item.name))
     );
