@@ -82,6 +82,11 @@ class SseReader:
             except TimeoutError:
                 return found
 
+    @property
+    def ended(self) -> bool:
+        """Whether the server ended the response (or the request failed)."""
+        return self._task is not None and self._task.done()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
+import jwt
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import delete, make_url
@@ -81,7 +82,9 @@ def parse_last_event_id(value: str | None) -> int | None:
 class BoardStream:
     """One subscriber's stream of one pipeline's board."""
 
-    def __init__(self, runtime: ServiceRuntime, guard: Guard, pipeline: Pipeline, after: int | None) -> None:
+    def __init__(
+        self, runtime: ServiceRuntime, guard: Guard, pipeline: Pipeline, after: int | None, *, expires_at: float | None
+    ) -> None:
         self.runtime = runtime
         self.settings: CrmSettings = runtime.settings  # type: ignore[assignment]
         self.signals: BoardSignals = runtime.extras["board_signals"]
@@ -91,6 +94,8 @@ class BoardStream:
         self.sent_position = after
         #: Ids of the deals this connection put on the user's board.
         self.shown: set[str] = set()
+        #: Unix time when the bearer token expires; the stream ends then, so the client must sign in again.
+        self.expires_at = expires_at
 
     async def events(self) -> AsyncIterator[str]:
         waiter = self.signals.subscribe(self.pipeline.id)
@@ -116,7 +121,7 @@ class BoardStream:
 
     async def _follow(self, waiter: asyncio.Event) -> AsyncIterator[str]:
         heartbeat_at = time.monotonic() + self.settings.board_heartbeat_seconds
-        while True:
+        while self.expires_at is None or time.time() < self.expires_at:
             timeout = max(0.0, min(self.settings.board_poll_seconds, heartbeat_at - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), timeout=timeout)
@@ -181,9 +186,19 @@ async def board_stream(
     after = parse_last_event_id(last_event_id)
     if last_event_id is not None and after is None:
         logger.info("malformed Last-Event-ID %r for board %s; sending a snapshot", last_event_id[:40], pipeline_id)
-    stream = BoardStream(runtime, guard, pipeline, after)
+    stream = BoardStream(runtime, guard, pipeline, after, expires_at=_token_expiry(request))
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream.events(), media_type="text/event-stream", headers=headers)
+
+
+def _token_expiry(request: Request) -> float | None:
+    """Return the ``exp`` claim of the request's bearer token, which ``CurrentUser`` has already verified."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    try:
+        expiry = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(expiry) if isinstance(expiry, int | float) else None
 
 
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]

@@ -231,21 +231,29 @@
     }
   });
 
+  function onStreamState(state, detail) {
+    setStreamState(state);
+    const status = state === "error" && detail ? detail.status : null;
+    if (status === 401) {
+      // The token expired or was revoked: sign in again and come back to this board.
+      cw.setToken(null);
+      cw.requireToken();
+    } else if (status === 403) {
+      showBoardError("You may not read this pipeline.");
+    } else if (status === 404) {
+      showBoardError("This pipeline does not exist.");
+    } else if (state === "open") {
+      showBoardError("");
+    }
+  }
+
   function openStream(pipelineId) {
     if (controller) controller.abort();
     controller = new AbortController();
     setStreamState("connecting");
     cw.stream(
       "/pipelines/" + encodeURIComponent(pipelineId) + "/board/stream",
-      {
-        onEvent,
-        onState(state, detail) {
-          setStreamState(state);
-          if (state === "error" && detail && detail.status === 404) showBoardError("This pipeline does not exist.");
-          else if (state === "error" && detail && detail.status === 403) showBoardError("You may not read this pipeline.");
-          else if (state === "open") showBoardError("");
-        },
-      },
+      { onEvent, onState: onStreamState },
       { signal: controller.signal }
     );
   }

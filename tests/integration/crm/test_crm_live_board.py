@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from contracts.tasks import ClientReference
+from servicekit.auth import issue_token
 from services.crm.live import prune_board_changes
 from services.crm.projections import refresh_open_deal_markers
 from services.crm.tables import SALES_PIPELINE_ID, BoardChange
 from tests.board_support import SseEvent, SseReader, open_stream, serve_app
-from tests.integration.crm.conftest import ADMIN, OTHER, SALES, Crm, bearer, create
+from tests.integration.crm.conftest import ADMIN, JWT_KEY, OTHER, SALES, Crm, bearer, create
 from tests.integration.crm.test_crm_loop_and_access import task_event
 
 pytestmark = pytest.mark.integration
@@ -385,5 +386,20 @@ async def test_merge_relinks_card_client(crm: Crm, base_url: str) -> None:
         assert response.status_code == 200, response.text
         update = await next_with_deal(reader, deal["id"], timeout=10)
         assert update["card"]["client"] == {"id": target["id"], "type": "company", "status": "ok", "name": "Ромашка"}
+    finally:
+        await reader.close()
+
+
+async def test_stream_ends_when_token_expires(crm: Crm, base_url: str) -> None:
+    short = issue_token(JWT_KEY, "u-sales", department="sales", ttl=timedelta(seconds=3))
+    reader = await open_stream(base_url, PIPELINE, {"Authorization": f"Bearer {short}"})
+    try:
+        assert (await reader.next()).kind == "snapshot"
+        assert not reader.ended
+        for _ in range(100):
+            if reader.ended:
+                break
+            await asyncio.sleep(0.1)
+        assert reader.ended
     finally:
         await reader.close()
