@@ -50,13 +50,13 @@ async def login_page() -> FileResponse:
 
 @router.get("/board")
 async def board_page() -> FileResponse:
-    """Serve the live board; its script opens the first pipeline the user can see."""
+    """Serve the live board; its script opens the first pipeline that ``GET /pipelines`` lists."""
     return page("board.html")
 
 
 @router.get("/board/{pipeline_id}")
 async def pipeline_board_page(pipeline_id: uuid.UUID) -> FileResponse:
-    """Serve the live board of one pipeline; the stream answers 404 for a pipeline that does not exist."""
+    """Serve the live board of one pipeline; the stream returns 404 for a pipeline that does not exist."""
     return page("board.html")
 
 

@@ -283,8 +283,8 @@ class FileView(Base):
 class BoardPosition(Base):
     """The newest position of a pipeline's board change log.
 
-    Writers raise it with ``UPDATE ... RETURNING`` in the transaction of the change. The row lock makes
-    concurrent writers of one pipeline take positions in the order they commit.
+    Writers raise it with ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` in the transaction of the
+    change. The row lock makes concurrent writers of one pipeline take positions in the order they commit.
     """
 
     __tablename__ = "board_positions"
@@ -294,9 +294,9 @@ class BoardPosition(Base):
 
 
 class BoardChange(Base):
-    """A deal that changed on a pipeline's board, with who could read it before and after the change.
+    """A deal that changed on a pipeline's board, with its owner fields from before the change.
 
-    ``was_present`` and ``is_present`` say whether the deal was on this board (in the pipeline and not
+    ``was_present`` and ``is_present`` record whether the deal was on this board (in the pipeline and not
     deleted) before and after. The owner fields let a stream decide, without loading the deal's history,
     whether a subscriber had the deal on their board before the change.
     """
