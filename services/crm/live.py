@@ -67,16 +67,27 @@ class BoardSignals:
                 waiter.set()
 
 
-def format_event(kind: str, position: int, body: dict[str, Any]) -> str:
+def event_id(pipeline_id: uuid.UUID, position: int) -> str:
+    """Return the SSE id of a log position: the pipeline's id and the position, such as ``6f1c…0001:42``.
+
+    Positions count per pipeline, so the pipeline in the id keeps a client from resuming one board with
+    the position of another.
+    """
+    return f"{pipeline_id}:{position}"
+
+
+def format_event(kind: str, pipeline_id: uuid.UUID, position: int, body: dict[str, Any]) -> str:
     """Return one SSE event; JSON never contains a raw newline, so ``data`` is one line."""
-    return f"event: {kind}\nid: {position}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
+    data = json.dumps(body, ensure_ascii=False)
+    return f"event: {kind}\nid: {event_id(pipeline_id, position)}\ndata: {data}\n\n"
 
 
-def parse_last_event_id(value: str | None) -> int | None:
-    """Return the position of a ``Last-Event-ID``; None (a snapshot) when it is missing or malformed."""
-    if value is None or not value.strip().isdigit():
+def parse_last_event_id(value: str | None, pipeline_id: uuid.UUID) -> int | None:
+    """Return the position of a ``Last-Event-ID`` of this pipeline; None (a snapshot) for any other value."""
+    prefix, _, position = (value or "").strip().rpartition(":")
+    if prefix != str(pipeline_id) or not position.isdigit():
         return None
-    return int(value.strip())
+    return int(position)
 
 
 class BoardStream:
@@ -117,7 +128,7 @@ class BoardStream:
         position, body = await snapshot(session, self.guard, self.pipeline)
         self.position = self.sent_position = position
         self.shown = {card["id"] for card in body["deals"]}
-        return format_event("snapshot", position, body)
+        return format_event("snapshot", self.pipeline.id, position, body)
 
     async def _follow(self, waiter: asyncio.Event) -> AsyncIterator[str]:
         heartbeat_at = time.monotonic() + self.settings.board_heartbeat_seconds
@@ -151,7 +162,7 @@ class BoardStream:
             self.shown.difference_update(batch.removed)
             self.sent_position = batch.position
             body = {"deals": batch.deals, "removed": batch.removed, "totals": board_totals}
-            yield format_event("update", batch.position, body)
+            yield format_event("update", self.pipeline.id, batch.position, body)
 
     def _heartbeat(self) -> str:
         """Return a comment that keeps proxies from closing the stream, with the position if it moved.
@@ -159,9 +170,9 @@ class BoardStream:
         A block with an ``id`` and no ``data`` moves the client's Last-Event-ID without an event, so a
         reconnect does not reread changes that this user may not see.
         """
-        if self.position != self.sent_position:
+        if self.position is not None and self.position != self.sent_position:
             self.sent_position = self.position
-            return f": heartbeat\nid: {self.position}\n\n"
+            return f": heartbeat\nid: {event_id(self.pipeline.id, self.position)}\n\n"
         return ": heartbeat\n\n"
 
 
@@ -183,9 +194,9 @@ async def board_stream(
     decision = policy.check(user, "pipeline", "read", None)
     if not decision.allowed:
         raise PermissionDenied(f"you may not read pipeline {pipeline.key!r}: {decision.reason}", reason=decision.reason)
-    after = parse_last_event_id(last_event_id)
+    after = parse_last_event_id(last_event_id, pipeline_id)
     if last_event_id is not None and after is None:
-        logger.info("malformed Last-Event-ID %r for board %s; sending a snapshot", last_event_id[:40], pipeline_id)
+        logger.info("invalid Last-Event-ID %r for board %s; sending a snapshot", last_event_id[:80], pipeline_id)
     stream = BoardStream(runtime, guard, pipeline, after, expires_at=_token_expiry(request))
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream.events(), media_type="text/event-stream", headers=headers)

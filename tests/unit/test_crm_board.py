@@ -21,16 +21,26 @@ OTHER_PIPELINE = uuid.uuid4()
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, None), ("", None), ("abc", None), ("-1", None), ("1.5", None), ("0", 0), (" 42 ", 42)],
+    [
+        (None, None),
+        ("", None),
+        ("42", None),
+        (f"{OTHER_PIPELINE}:42", None),
+        (f"{PIPELINE}:", None),
+        (f"{PIPELINE}:-1", None),
+        (f"{PIPELINE}:1.5", None),
+        (f"{PIPELINE}:0", 0),
+        (f" {PIPELINE}:42 ", 42),
+    ],
 )
 def test_last_event_id_parsing(header: str | None, expected: int | None) -> None:
-    assert parse_last_event_id(header) == expected
+    assert parse_last_event_id(header, PIPELINE) == expected
 
 
 def test_event_is_one_data_line() -> None:
-    text = format_event("update", 7, {"title": "Строка\nвторая", "emoji": "🚀"})
+    text = format_event("update", PIPELINE, 7, {"title": "Строка\nвторая", "emoji": "🚀"})
     lines = text.split("\n")
-    assert lines[:2] == ["event: update", "id: 7"]
+    assert lines[:2] == ["event: update", f"id: {PIPELINE}:7"]
     assert lines[2].startswith("data: ")
     assert json.loads(lines[2][6:]) == {"title": "Строка\nвторая", "emoji": "🚀"}
     assert text.endswith("\n\n")

@@ -74,6 +74,13 @@ class Board:
         return {deal_id: card["stage_id"] for deal_id, card in self.deals.items()}
 
 
+def position(event: SseEvent) -> int:
+    assert event.id is not None
+    pipeline, _, number = event.id.rpartition(":")
+    assert pipeline == PIPELINE
+    return int(number)
+
+
 async def snapshot_of(base_url: str, headers: dict[str, str]) -> SseEvent:
     reader = await open_stream(base_url, PIPELINE, headers)
     try:
@@ -107,7 +114,7 @@ async def test_stream_shows_only_readable_deals(crm: Crm, base_url: str, stage_i
         assert [card["id"] for card in update.data["deals"]] == [second["id"]]
         assert update.data["totals"]["stages"][stage_ids[0]]["sums"] == {"RUB": "150.00"}
         assert update.data["totals"]["stages"][stage_ids[0]]["count"] == 2
-        assert int(update.id or 0) > int(first.id)
+        assert position(update) > position(first)
         await sales.drain(quiet=1.5)
     finally:
         await sales.close()
@@ -234,7 +241,8 @@ async def test_concurrent_writers_leave_no_gap(crm: Crm, base_url: str, stage_id
 
 async def test_unknown_or_old_id_gets_snapshot(crm: Crm, base_url: str) -> None:
     await new_deal(crm, "Any", "1.00", "sales")
-    for last_id in ("999999", "not-a-number", "-3", ""):
+    unknown_ids = ("999999", "not-a-number", "-3", "", f"{PIPELINE}:999999", f"{PIPELINE}:-1", f"{uuid.uuid4()}:1")
+    for last_id in unknown_ids:
         reader = await open_stream(base_url, PIPELINE, SALES, last_id)
         try:
             event = await reader.next()
@@ -244,7 +252,7 @@ async def test_unknown_or_old_id_gets_snapshot(crm: Crm, base_url: str) -> None:
 
     await new_deal(crm, "Second", "2.00", "sales")
     assert await prune_board_changes(crm.runtime.sessionmaker, timedelta(0)) == 2
-    reader = await open_stream(base_url, PIPELINE, SALES, "1")
+    reader = await open_stream(base_url, PIPELINE, SALES, f"{PIPELINE}:1")
     try:
         assert (await reader.next()).kind == "snapshot"
     finally:
