@@ -15,6 +15,8 @@ from servicekit.service import ServiceRuntime, build_runtime, create_http_app, s
 from services.crm.access import AccessPolicy
 from services.crm.handlers import create_deal_from_request
 from services.crm.http import router
+from services.crm.live import BoardSignals, board_prune_job, board_wakeup_job
+from services.crm.live import router as live_router
 from services.crm.pages import router as pages_router
 from services.crm.projections import apply_document, apply_file, apply_task, marker_refresh_job
 from services.crm.settings import CrmSettings
@@ -74,9 +76,13 @@ def create_runtime(settings: CrmSettings | None = None) -> ServiceRuntime:
     runtime.background_jobs.append(
         marker_refresh_job(runtime.sessionmaker, settings, settings.marker_refresh_seconds, runtime.relay.notify)
     )
+    signals = BoardSignals()
+    runtime.extras["board_signals"] = signals
+    runtime.background_jobs.append(board_wakeup_job(settings, signals))
+    runtime.background_jobs.append(board_prune_job(runtime.sessionmaker, settings))
     return runtime
 
 
 def create_app(settings: CrmSettings | None = None) -> FastAPI:
     runtime = create_runtime(settings)
-    return create_http_app(runtime, title="crm", routers=[router, pages_router])
+    return create_http_app(runtime, title="crm", routers=[router, live_router, pages_router])

@@ -24,6 +24,7 @@ from contracts.topics import Topic
 from servicekit.db import utcnow
 from servicekit.errors import NotFound, ValidationFailed
 from servicekit.settings import ServiceSettings
+from services.crm import boardlog  # noqa: F401 - registers the session events that write the board change log
 from services.crm.common import Origin, invalid, record
 from services.crm.links import LinkCheck, Warning, check_links
 from services.crm.markers import DealFacts, compute_markers

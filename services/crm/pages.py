@@ -7,6 +7,7 @@ access check is the API's own.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -45,6 +46,18 @@ async def home() -> RedirectResponse:
 @router.get("/login")
 async def login_page() -> FileResponse:
     return page("login.html")
+
+
+@router.get("/board")
+async def board_page() -> FileResponse:
+    """Serve the live board; its script opens the first pipeline that ``GET /pipelines`` lists."""
+    return page("board.html")
+
+
+@router.get("/board/{pipeline_id}")
+async def pipeline_board_page(pipeline_id: uuid.UUID) -> FileResponse:
+    """Serve the live board of one pipeline; the stream returns 404 for a pipeline that does not exist."""
+    return page("board.html")
 
 
 @router.get("/static/{name}")

@@ -23,6 +23,24 @@ class CrmSettings(ServiceSettings):
         default=60.0, gt=0, description="Seconds between recomputations of the time-based deal markers."
     )
 
+    board_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between board stream reads when no change woke it (changes by other processes on SQLite).",
+    )
+    board_coalesce_seconds: float = Field(
+        default=0.2, ge=0, description="Seconds a board stream collects a burst of changes before it sends one update."
+    )
+    board_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="Seconds between heartbeat comments on an idle board stream."
+    )
+    board_log_retention_hours: float = Field(
+        default=24.0, gt=0, description="Hours the board change log keeps a change; older resumes get a snapshot."
+    )
+    board_prune_seconds: float = Field(
+        default=3600.0, gt=0, description="Seconds between deletions of board changes older than the retention."
+    )
+
     @field_validator("access_roles")
     @classmethod
     def _check_roles(cls, roles: dict[str, RoleRights]) -> dict[str, RoleRights]:

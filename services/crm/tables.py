@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, MetaData, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, MetaData, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, utcnow
@@ -278,3 +278,37 @@ class FileView(Base):
     owner_id: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255))
     deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class BoardPosition(Base):
+    """The newest position of a pipeline's board change log.
+
+    Writers raise it with ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` in the transaction of the
+    change. The row lock makes concurrent writers of one pipeline take positions in the order they commit.
+    """
+
+    __tablename__ = "board_positions"
+
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class BoardChange(Base):
+    """A deal that changed on a pipeline's board, with its owner fields from before the change.
+
+    ``was_present`` and ``is_present`` record whether the deal was on this board (in the pipeline and not
+    deleted) before and after. The owner fields let a stream decide, without loading the deal's history,
+    whether a subscriber had the deal on their board before the change.
+    """
+
+    __tablename__ = "board_changes"
+
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deal_id: Mapped[uuid.UUID]
+    was_present: Mapped[bool]
+    was_owner_id: Mapped[str | None] = mapped_column(String(255))
+    was_department: Mapped[str | None] = mapped_column(String(255))
+    was_workgroup: Mapped[str | None] = mapped_column(String(255))
+    is_present: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
