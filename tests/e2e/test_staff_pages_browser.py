@@ -1,7 +1,7 @@
 """Staff pages in a real headless Chromium: the deal card, the client workspace and access requests.
 
 CRM and tasks run as processes on real servers. The pages create tasks in the tasks service from the
-browser, so tasks answers CORS for CRM's origin and CRM's CSP allows the tasks origin.
+browser, so tasks accepts CORS requests from CRM's origin and CRM's CSP allows the tasks origin.
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ async def test_tasks_from_card_and_workspace(staff: Staff, browser: Browser) -> 
     await page.locator("#task-panel [data-field=title] input").fill("Позвонить Ирине о продлении")
     await page.locator("#task-panel button[type=submit]").click()
     await page.locator("[data-counter=tasks]", has_text="4").wait_for(timeout=60_000)
-    # Boris's deal is in Anna's client list, but it belongs to sales, so Anna sees whom to ask.
+    # Boris's deal is in Anna's client list, but it belongs to sales, so Anna gets the owner to ask.
     assert await page.locator("#tab-items .restricted").count() == 1
     await page.screenshot(path=str(SCREENSHOTS / "workspace.png"), full_page=True)
 

@@ -49,10 +49,16 @@
     const record = request.record;
     const label = TYPES[record.type] || record.type;
     const name = record.name || (record.status === "restricted" ? "(not readable for you)" : record.status.replace("_", " "));
-    const href = record.type === "deal" ? "/ui/deals/" + record.id : record.type === "company" ? "/ui/companies/" + record.id : null;
+    const href = recordHref(record);
     const title = href && record.status === "ok" ? el("a", { href }, name) : el("span", {}, name);
     const viaDeal = request.deal_id && record.type !== "deal" ? el("a", { href: "/ui/deals/" + request.deal_id, class: "muted" }, " (from a deal card)") : null;
     return el("span", { class: "record" }, label + ": ", title, viaDeal);
+  }
+
+  function recordHref(record) {
+    if (record.type === "deal") return "/ui/deals/" + record.id;
+    if (record.type === "company") return "/ui/companies/" + record.id;
+    return null;
   }
 
   function statusNode(request) {

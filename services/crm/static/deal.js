@@ -266,31 +266,32 @@
       cwf.field("Comment", "text", comment),
       ...cwf.formFooter("Save")
     );
-    const saved = el("p", { class: "notice", role: "status" });
-    form.append(saved);
+
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      saved.textContent = "";
-      cwf.submitting(form, async () => {
-        const changes = dealChanges(deal, { stage, amount, currency, nextStep, nextDue }, custom);
-        if (Object.keys(changes).length) {
-          const response = await cw.api("PATCH", "/deals/" + dealId, changes);
-          if (!response.ok) {
-            cwf.showErrors(form, response);
-            return;
-          }
-        }
-        if (comment.value.trim()) {
-          const response = await cw.api("POST", "/deals/" + dealId + "/comments", { text: comment.value });
-          if (!response.ok) {
-            cwf.showErrors(form, response);
-            return;
-          }
-        }
-        location.reload();
-      });
+      const changes = dealChanges(deal, { stage, amount, currency, nextStep, nextDue }, custom);
+      cwf.submitting(form, () => saveDeal(form, changes, comment.value.trim()));
     });
     return el("section", { class: "panel", id: "edit-panel" }, el("h2", {}, "Update the deal"), form);
+  }
+
+  // Save the changed fields, then the comment; a 422 stops there and shows next to its fields.
+  async function saveDeal(form, changes, comment) {
+    if (Object.keys(changes).length) {
+      const response = await cw.api("PATCH", "/deals/" + dealId, changes);
+      if (!response.ok) {
+        cwf.showErrors(form, response);
+        return;
+      }
+    }
+    if (comment) {
+      const response = await cw.api("POST", "/deals/" + dealId + "/comments", { text: comment });
+      if (!response.ok) {
+        cwf.showErrors(form, response);
+        return;
+      }
+    }
+    location.reload();
   }
 
   function customInput(spec, value) {

@@ -85,7 +85,9 @@ const cwf = (() => {
 
   function sentence(text) {
     const value = String(text || "").trim();
-    return value ? value.charAt(0).toUpperCase() + value.slice(1) + (/[.!?]$/.test(value) ? "" : ".") : "";
+    if (!value) return "";
+    const capitalized = value.charAt(0).toUpperCase() + value.slice(1);
+    return /[.!?]$/.test(value) ? capitalized : capitalized + ".";
   }
 
   function formFooter(label) {
@@ -105,7 +107,7 @@ const cwf = (() => {
     }
   }
 
-  // The restricted placeholder of `reference` with a "Request access" action that asks its owner.
+  // The restricted placeholder of `reference` with a "Request access" action that sends its owner a request.
   // options: {dealId, pending (an outgoing request already waiting), onSent(request)}.
   function restrictedWithRequest(reference, options) {
     const settings = options || {};
