@@ -273,6 +273,20 @@ async def test_tasks_from_card_and_workspace(staff: Staff, browser: Browser) -> 
     assert from_card["client"]["deal"]["id"] == deal_id
     assert from_card["client"]["company"]["id"] == company_id
     assert from_card["expected_result"] == "КП отправлено, клиент подтвердил"
+
+    marker = page.locator("#markers .marker[data-marker=next_step_overdue]")
+    await marker.get_by_role("button", name="Snooze").click()
+    await marker.locator("textarea").fill("Клиент в отпуске до понедельника")
+    await marker.locator("form button[type=submit]").click()
+    await page.locator("#timeline li[data-kind=marker_snoozed]").wait_for()
+    assert await page.locator("#markers .marker").count() == 0
+
+    await page.fill("#edit-form [data-field=next_step] input", "Отправить договор на подпись")
+    await page.fill("#edit-form [data-field=text] textarea", "Клиент согласен с ценой")
+    await page.click("#edit-form button[type=submit]")
+    await page.locator("#timeline li[data-kind=comment]", has_text="Клиент согласен с ценой").wait_for()
+    deal = await staff.get(f"{staff.crm}/deals/{deal_id}", BORIS)
+    assert deal["next_step"] == "Отправить договор на подпись"
     await boris.close()
 
     anna, page = await open_page(browser, f"{staff.crm}/ui/companies/{company_id}", ANNA)
