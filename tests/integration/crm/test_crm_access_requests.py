@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -259,3 +260,13 @@ async def test_grant_days_bounded(crm: Crm, days: int) -> None:
     assert [error["field"] for error in response.json()["errors"]] == ["body.days"]
     unknown = await crm.client.post(f"/access-requests/{new_id()}/grant", json={"days": 3}, headers=OTHER)
     assert unknown.status_code == 404
+
+
+async def test_concurrent_repeats_one_request(crm: Crm) -> None:
+    company, _deal = await hidden_company_deal(crm)
+    body = {"record_type": "company", "record_id": company["id"], "reason": "Same moment"}
+    responses = await asyncio.gather(*(crm.client.post("/access-requests", json=body, headers=SALES) for _ in range(5)))
+    assert sorted(response.status_code for response in responses) == [200, 200, 200, 200, 201]
+    assert len({response.json()["id"] for response in responses}) == 1
+    outgoing = (await crm.client.get("/access-requests", headers=SALES)).json()["items"]
+    assert len(outgoing) == 1
