@@ -159,7 +159,7 @@ async def load_request(session: AsyncSession, guard: Guard, request_id: uuid.UUI
     if await _may_decide(session, guard, row):
         return row
     raise PermissionDenied(
-        f"access request {request_id} belongs to its requester and to the owner of the record",
+        f"you may not read access request {request_id}: only its requester, the record's owner and admins may",
         id=str(request_id),
         status="restricted",
     )
