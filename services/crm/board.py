@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.crm.boardlog import head_position
@@ -40,9 +40,20 @@ class ChangeBatch:
 
 
 def may_read_deal(
-    guard: Guard, pipeline_id: uuid.UUID, owner_id: str | None, department: str | None, workgroup: str | None
+    guard: Guard,
+    pipeline_id: uuid.UUID,
+    owner_id: str | None,
+    department: str | None,
+    workgroup: str | None,
+    *,
+    deal_id: uuid.UUID | None = None,
 ) -> bool:
-    """Decide whether the guard's user may read a deal of this pipeline with these owner fields."""
+    """Decide whether the guard's user may read a deal of this pipeline with these owner fields.
+
+    A granted access request for ``deal_id`` lets the user read it whatever the owner fields.
+    """
+    if deal_id is not None and deal_id in guard.granted_ids("deal"):
+        return True
     decision = guard.policy.check(
         guard.user,
         "deal",
@@ -58,7 +69,7 @@ def _readable(guard: Guard, deal: Deal, pipeline_id: uuid.UUID) -> bool:
     return (
         deal.pipeline_id == pipeline_id
         and not deal.deleted
-        and may_read_deal(guard, pipeline_id, deal.owner_id, deal.department, deal.workgroup)
+        and may_read_deal(guard, pipeline_id, deal.owner_id, deal.department, deal.workgroup, deal_id=deal.id)
     )
 
 
@@ -72,6 +83,9 @@ async def readable_deals(session: AsyncSession, guard: Guard, pipeline_id: uuid.
     condition = guard.policy.condition(
         guard.user, "deal", "read", Deal, pipeline_keys={pipeline_id: guard.pipeline_keys.get(pipeline_id, "")}
     )
+    granted = guard.granted_ids("deal")
+    if granted:
+        condition = or_(condition, Deal.id.in_(granted))
     query = (
         select(Deal)
         .where(Deal.pipeline_id == pipeline_id, Deal.deleted.is_(False), condition)
@@ -162,7 +176,7 @@ def _reference(
     if row.deleted:
         return {**base, "status": "deleted"}
     decision = guard.policy.check(guard.user, entity, "read", row, workgroup=workgroup)
-    if not decision.allowed:
+    if not decision.allowed and record_id not in guard.granted_ids(entity):
         owner = {"id": row.owner_id, "department": row.department}
         return {**base, "status": "restricted", "reason": decision.reason, "owner": owner}
     return {**base, "status": "ok", "name": row.name}
@@ -238,5 +252,5 @@ async def changes_after(
 def _had(guard: Guard, row: BoardChange) -> bool:
     """Decide whether the user had the deal on this board just before the logged change."""
     return row.was_present and may_read_deal(
-        guard, row.pipeline_id, row.was_owner_id, row.was_department, row.was_workgroup
+        guard, row.pipeline_id, row.was_owner_id, row.was_department, row.was_workgroup, deal_id=row.deal_id
     )

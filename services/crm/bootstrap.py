@@ -13,6 +13,7 @@ from contracts.tasks import TaskEvent
 from contracts.topics import Topic
 from servicekit.service import ServiceRuntime, build_runtime, create_http_app, subscribe
 from services.crm.access import AccessPolicy
+from services.crm.access_routes import router as access_router
 from services.crm.handlers import create_deal_from_request
 from services.crm.http import router
 from services.crm.live import BoardSignals, board_prune_job, board_wakeup_job
@@ -85,4 +86,4 @@ def create_runtime(settings: CrmSettings | None = None) -> ServiceRuntime:
 
 def create_app(settings: CrmSettings | None = None) -> FastAPI:
     runtime = create_runtime(settings)
-    return create_http_app(runtime, title="crm", routers=[router, live_router, pages_router])
+    return create_http_app(runtime, title="crm", routers=[router, live_router, access_router, pages_router])

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
+from servicekit.db import utcnow
 from servicekit.errors import NotFound, PermissionDenied
 from services.crm.access import AccessPolicy, Action, Decision, Level
 from services.crm.common import Deleted
-from services.crm.tables import Company, Deal, LegalEntity, Pipeline
+from services.crm.tables import AccessRequest, Company, Deal, LegalEntity, Pipeline
 
 Reference = dict[str, Any]
 
@@ -28,20 +29,47 @@ class _Shared:
 
 
 class Guard:
-    """Applies the access policy for one user; ``pipeline_keys`` maps pipeline ids to keys for deal rights."""
+    """Applies the access policy for one user; ``pipeline_keys`` maps pipeline ids to keys for deal rights.
 
-    def __init__(self, policy: AccessPolicy, user: Principal, pipeline_keys: dict[uuid.UUID, str]) -> None:
+    ``grants`` maps an entity type to the ids of records that owners let this user read for a while
+    (granted access requests that had not expired when the guard was loaded).
+    """
+
+    def __init__(
+        self,
+        policy: AccessPolicy,
+        user: Principal,
+        pipeline_keys: dict[uuid.UUID, str],
+        grants: dict[str, set[uuid.UUID]] | None = None,
+    ) -> None:
         self.policy = policy
         self.user = user
         self.pipeline_keys = pipeline_keys
+        self.grants = grants or {}
 
     @classmethod
     async def load(cls, session: AsyncSession, policy: AccessPolicy, user: Principal) -> Guard:
         rows = await session.execute(select(Pipeline.id, Pipeline.key))
-        return cls(policy, user, {row.id: row.key for row in rows})
+        return cls(policy, user, {row.id: row.key for row in rows}, await active_grants(session, user.user_id))
+
+    def granted_ids(self, entity: str) -> set[uuid.UUID]:
+        """Return the ids of records of ``entity`` that a grant lets the user read."""
+        return self.grants.get(entity, set())
 
     async def decide(self, session: AsyncSession, entity: str, action: Action, row: Any) -> Decision:
-        """Decide ``action`` on a stored record; a client's legal entity follows its company's owner."""
+        """Decide ``action`` on a stored record; a grant adds read access where the policy gives none."""
+        decision = await self._decide_by_policy(session, entity, action, row)
+        if decision.allowed or action != "read":
+            return decision
+        if row.id in self.granted_ids(entity):
+            return Decision(True)
+        # A client's legal entity follows its company, so a grant on the company reaches it too.
+        if entity == "legal_entity" and getattr(row, "company_id", None) in self.granted_ids("company"):
+            return Decision(True)
+        return decision
+
+    async def _decide_by_policy(self, session: AsyncSession, entity: str, action: Action, row: Any) -> Decision:
+        """Decide ``action`` by the roles alone; a client's legal entity follows its company's owner."""
         if entity == "legal_entity":
             return await self._decide_legal_entity(session, action, row)
         pipeline_key = self.pipeline_keys.get(row.pipeline_id) if isinstance(row, Deal) else None
@@ -121,6 +149,22 @@ class Guard:
             raise Deleted(f"{entity} {record_id} was deleted", id=str(record_id), status="deleted")
         await self.require(session, entity, "read", row)
         return row
+
+
+async def active_grants(session: AsyncSession, user_id: str) -> dict[str, set[uuid.UUID]]:
+    """Return the records that granted access requests let ``user_id`` read now, by entity type.
+
+    Expiry is compared with the current time on every load, so access ends without a background job.
+    """
+    query = select(AccessRequest.record_type, AccessRequest.record_id).where(
+        AccessRequest.requester_id == user_id,
+        AccessRequest.status == "granted",
+        AccessRequest.expires_at > utcnow(),
+    )
+    grants: dict[str, set[uuid.UUID]] = {}
+    for row in await session.execute(query):
+        grants.setdefault(row.record_type, set()).add(row.record_id)
+    return grants
 
 
 def _create_scope(user: Principal, level: Level, values: Any) -> Decision:

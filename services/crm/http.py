@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.crm import DealSource, DealState, MarkerKind
@@ -576,6 +576,9 @@ async def _deal_list(request: Request, user: Principal, query: Any, *, limit: in
         # Filtering in SQL before LIMIT keeps readable deals from being crowded out by hidden ones;
         # the per-row check below stays the authority.
         readable = guard.policy.condition(user, "deal", "read", Deal, pipeline_keys=guard.pipeline_keys)
+        granted = guard.granted_ids("deal")
+        if granted:
+            readable = or_(readable, Deal.id.in_(granted))
         for deal in await session.scalars(query.where(readable).limit(limit)):
             if (await guard.decide(session, "deal", "read", deal)).allowed:
                 ctx = await deal_context(session, deal)

@@ -33,7 +33,7 @@ from servicekit.service import ServiceRuntime
 from services.crm.access import AccessPolicy
 from services.crm.board import changes_after, readable_deals, resumable, snapshot, stages_of, totals
 from services.crm.boardlog import NOTIFY_CHANNEL, add_local_listener, remove_local_listener
-from services.crm.guard import Guard
+from services.crm.guard import Guard, active_grants
 from services.crm.settings import CrmSettings
 from services.crm.tables import BoardChange, Pipeline
 
@@ -146,7 +146,20 @@ class BoardStream:
                 heartbeat_at = time.monotonic() + self.settings.board_heartbeat_seconds
 
     async def _updates(self) -> AsyncIterator[str]:
-        """Yield an update per batch of log rows until the stream has caught up with the log."""
+        """Yield an update per batch of log rows until the stream has caught up with the log.
+
+        When the user's granted access requests changed (a grant arrived or expired), the board is sent
+        again as a snapshot, because deals that did not change may have come into or gone out of view.
+        """
+        assert self.position is not None
+        async with self.runtime.sessionmaker() as session:
+            grants = await active_grants(session, self.guard.user.user_id)
+            if grants != self.guard.grants:
+                self.guard.grants = grants
+                self.position = None
+                snapshot_event = await self._start(session)
+                assert snapshot_event is not None
+                yield snapshot_event
         assert self.position is not None
         while True:
             async with self.runtime.sessionmaker() as session:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from servicekit.errors import NotFound
+from services.crm.settings import CrmSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
@@ -36,6 +38,39 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 def page(name: str) -> FileResponse:
     """Return the HTML shell ``name`` from the static folder with the pages' security headers."""
     return FileResponse(STATIC_DIR / name, media_type="text/html", headers=SECURITY_HEADERS)
+
+
+def staff_page(request: Request, name: str) -> FileResponse:
+    """Return a page that may also call the tasks service, whose origin its CSP ``connect-src`` allows."""
+    settings: CrmSettings = request.app.state.runtime.settings
+    parts = urlsplit(settings.tasks_public_url)
+    policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "connect-src 'self'", f"connect-src 'self' {parts.scheme}://{parts.netloc}"
+    )
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": policy}
+    return FileResponse(STATIC_DIR / name, media_type="text/html", headers=headers)
+
+
+@router.get("/config.json")
+async def page_config(request: Request) -> JSONResponse:
+    """Return what the pages' scripts need besides CRM's API: the tasks service's address."""
+    settings: CrmSettings = request.app.state.runtime.settings
+    return JSONResponse({"tasks_url": settings.tasks_public_url}, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/deals/{deal_id}")
+async def deal_page(request: Request, deal_id: uuid.UUID) -> FileResponse:
+    return staff_page(request, "deal.html")
+
+
+@router.get("/companies/{company_id}")
+async def workspace_page(request: Request, company_id: uuid.UUID) -> FileResponse:
+    return staff_page(request, "workspace.html")
+
+
+@router.get("/access-requests")
+async def access_requests_page() -> FileResponse:
+    return page("access-requests.html")
 
 
 @router.get("")

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from pydantic import Field, field_validator
 
 from servicekit.settings import ServiceSettings
@@ -40,6 +42,22 @@ class CrmSettings(ServiceSettings):
     board_prune_seconds: float = Field(
         default=3600.0, gt=0, description="Seconds between deletions of board changes older than the retention."
     )
+
+    tasks_public_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description=(
+            "Address of the tasks service as browsers reach it; staff pages create tasks there, and the pages' "
+            "Content-Security-Policy allows connections to its origin."
+        ),
+    )
+
+    @field_validator("tasks_public_url")
+    @classmethod
+    def _check_tasks_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{url!r} is not an http(s) address such as http://127.0.0.1:8002")
+        return url.rstrip("/")
 
     @field_validator("access_roles")
     @classmethod

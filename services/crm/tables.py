@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, MetaData, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, MetaData, Numeric, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, utcnow
@@ -312,3 +312,45 @@ class BoardChange(Base):
     was_workgroup: Mapped[str | None] = mapped_column(String(255))
     is_present: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AccessRequest(Base):
+    """A user's request to read one restricted record, and the owner's decision on it.
+
+    A granted request is the grant itself: it lets the requester read the record until ``expires_at``.
+    """
+
+    __tablename__ = "access_requests"
+    # At most one pending request per user and record; see migration 0004.
+    __table_args__ = (
+        Index(
+            "uq_access_requests_pending",
+            "requester_id",
+            "record_type",
+            "record_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    record_type: Mapped[str] = mapped_column(String(20), doc="company, contact, legal_entity, project or deal")
+    record_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    deal_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deals.id"), default=None, doc="Deal whose timeline records the request and the decision."
+    )
+    requester_id: Mapped[str] = mapped_column(String(255), index=True)
+    requester_name: Mapped[str | None] = mapped_column(String(255))
+    requester_department: Mapped[str | None] = mapped_column(String(255))
+    owner_id: Mapped[str | None] = mapped_column(String(255), index=True, doc="Owner asked, when requested.")
+    owner_department: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending", doc="pending, granted or declined")
+    decided_by_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    decided_by_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    days: Mapped[int | None] = mapped_column(default=None, doc="Days of read access granted.")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None, doc="End of a granted read access.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

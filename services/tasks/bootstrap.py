@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.crm import (
@@ -75,4 +76,16 @@ def create_runtime(settings: TasksSettings | None = None) -> ServiceRuntime:
 
 
 def create_app(settings: TasksSettings | None = None) -> FastAPI:
-    return create_http_app(create_runtime(settings), title="tasks", routers=[router])
+    settings = settings or TasksSettings()
+    app = create_http_app(create_runtime(settings), title="tasks", routers=[router])
+    # Staff pages served by CRM call this API from the browser with a bearer token, never with cookies.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.staff_page_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Correlation-ID"],
+        expose_headers=["ETag", "X-Correlation-ID"],
+        max_age=600,
+    )
+    return app

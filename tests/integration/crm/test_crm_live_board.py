@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contracts.tasks import ClientReference
 from servicekit.auth import issue_token
 from services.crm.live import prune_board_changes
 from services.crm.projections import refresh_open_deal_markers
-from services.crm.tables import SALES_PIPELINE_ID, BoardChange
+from services.crm.tables import SALES_PIPELINE_ID, AccessRequest, BoardChange
 from tests.board_support import SseEvent, SseReader, open_stream, serve_app
 from tests.integration.crm.conftest import ADMIN, JWT_KEY, OTHER, SALES, Crm, bearer, create
 from tests.integration.crm.test_crm_loop_and_access import task_event
@@ -409,5 +409,41 @@ async def test_stream_ends_when_token_expires(crm: Crm, base_url: str) -> None:
                 break
             await asyncio.sleep(0.1)
         assert reader.ended
+    finally:
+        await reader.close()
+
+
+async def test_grant_opens_and_expiry_closes_stream(crm: Crm, base_url: str, stage_ids: list[str]) -> None:
+    hidden = await new_deal(crm, "Support renewal", "300.00", "support", owner_id="u-other")
+    reader = await open_stream(base_url, PIPELINE, SALES)
+    try:
+        first = await reader.next()
+        assert hidden["id"] not in [card["id"] for card in first.data["deals"]]
+
+        asked = await crm.client.post(
+            "/access-requests",
+            json={"record_type": "deal", "record_id": hidden["id"], "reason": "Joint offer"},
+            headers=SALES,
+        )
+        assert asked.status_code == 201, asked.text
+        granted = await crm.client.post(f"/access-requests/{asked.json()['id']}/grant", json={"days": 1}, headers=OTHER)
+        assert granted.status_code == 200, granted.text
+        # The grant changes no deal, so the stream sends the board again once it sees the new grant.
+        opened = await reader.next()
+        while opened.kind != "snapshot":
+            opened = await reader.next()
+        assert hidden["id"] in [card["id"] for card in opened.data["deals"]]
+        assert opened.data["totals"]["stages"][stage_ids[0]]["sums"] == {"RUB": "300.00"}
+
+        async with crm.runtime.sessionmaker() as session, session.begin():
+            past = datetime.now(UTC) - timedelta(minutes=1)
+            await session.execute(
+                update(AccessRequest).where(AccessRequest.id == uuid.UUID(asked.json()["id"])).values(expires_at=past)
+            )
+        closed = await reader.next()
+        while closed.kind != "snapshot":
+            closed = await reader.next()
+        assert hidden["id"] not in [card["id"] for card in closed.data["deals"]]
+        assert closed.data["totals"]["stages"][stage_ids[0]]["count"] == 0
     finally:
         await reader.close()
