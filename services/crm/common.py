@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import Actor, ActorType, Event
 from servicekit.auth import Principal
-from servicekit.errors import ServiceError, ValidationFailed
+from servicekit.errors import Conflict, ServiceError, ValidationFailed
 from servicekit.outbox import record_event
 from servicekit.settings import ServiceSettings
 
@@ -20,6 +20,32 @@ class Deleted(ServiceError):
 
     status_code = 410
     code = "deleted"
+
+
+class VersionMismatch(Conflict):
+    """The request was made against an older version of the record (its If-Match)."""
+
+    code = "version_mismatch"
+
+
+def require_version(record_type: str, record: Any, if_match: str | None) -> None:
+    """Reject the change unless ``if_match`` is absent or names the record's current version.
+
+    The version is the one the record's ETag carries, for example ``"3"``; a weak tag ``W/"3"`` is accepted.
+    """
+    if if_match is None:
+        return
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ValidationFailed(
+            f'If-Match must be a {record_type} version such as "3", not {if_match[:40]!r}', field="If-Match"
+        )
+    if int(value) != record.version:
+        raise VersionMismatch(
+            f"{record_type} {record.id} changed after version {value}: it is now version {record.version}; "
+            "reload it and apply your change again",
+            current_version=record.version,
+        )
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,7 @@ from services.crm.clients import (
     find_tax_id_duplicates,
     update_record,
 )
-from services.crm.common import Origin, invalid
+from services.crm.common import Origin, invalid, require_version
 from services.crm.guard import Guard
 from services.crm.handlers import (
     AddComment,
@@ -76,6 +76,8 @@ from services.crm.tables import (
 )
 
 router = APIRouter()
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The record version the change is based on.")]
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -587,22 +589,36 @@ async def _deal_list(request: Request, user: Principal, query: Any, *, limit: in
 
 
 @router.get("/deals/{deal_id}")
-async def get_deal(request: Request, deal_id: uuid.UUID, user: CurrentUser) -> DealState:
-    """Return a deal the user may read; 403 names the owner to ask otherwise."""
+async def get_deal(request: Request, response: Response, deal_id: uuid.UUID, user: CurrentUser) -> DealState:
+    """Return a deal the user may read, with its version as the ETag; 403 names the owner to ask otherwise."""
     async with _session(request, user, write=False) as (session, guard):
         ctx = await _deal_for(session, guard, deal_id, "read")
+        response.headers["ETag"] = f'"{ctx.deal.version}"'
         return deal_state(ctx.deal, ctx.stage, ctx.contact_ids)
 
 
 @router.patch("/deals/{deal_id}")
-async def patch_deal(request: Request, deal_id: uuid.UUID, body: UpdateDeal, user: CurrentUser) -> dict[str, Any]:
-    """Change a deal: fields, links, custom fields, stage or pipeline; stage rules apply."""
+async def patch_deal(
+    request: Request,
+    *,
+    response: Response,
+    deal_id: uuid.UUID,
+    body: UpdateDeal,
+    user: CurrentUser,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change a deal: fields, links, custom fields, stage or pipeline; stage rules apply.
+
+    With ``If-Match`` the change applies only to that version of the deal, else 409 ``version_mismatch``.
+    """
     async with _session(request, user, write=True) as (session, guard):
         ctx = await _deal_for(session, guard, deal_id, "update")
+        require_version("deal", ctx.deal, if_match)
         await _require_readable_links(session, guard, body.model_dump(exclude_unset=True))
         if body.pipeline_id is not None and body.pipeline_id != ctx.deal.pipeline_id:
             await _require_move(session, guard, ctx, body.pipeline_id)
         result = await update_deal(session, _runtime(request).settings, ctx, body, origin=_origin(user))
+        response.headers["ETag"] = f'"{ctx.deal.version}"'
     return {**result.state.model_dump(mode="json"), "warnings": result.warnings}
 
 
@@ -625,10 +641,11 @@ async def _require_move(session: AsyncSession, guard: Guard, ctx: DealContext, p
 
 
 @router.delete("/deals/{deal_id}", status_code=204)
-async def remove_deal(request: Request, deal_id: uuid.UUID, user: CurrentUser) -> Response:
-    """Mark a deal deleted."""
+async def remove_deal(request: Request, deal_id: uuid.UUID, user: CurrentUser, if_match: IfMatch = None) -> Response:
+    """Mark a deal deleted; with ``If-Match`` only that version of it."""
     async with _session(request, user, write=True) as (session, guard):
         ctx = await _deal_for(session, guard, deal_id, "delete")
+        require_version("deal", ctx.deal, if_match)
         await delete_deal(session, _runtime(request).settings, ctx, origin=_origin(user))
     return Response(status_code=204)
 

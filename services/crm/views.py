@@ -53,6 +53,8 @@ async def relationship_card(session: AsyncSession, guard: Guard, ctx: DealContex
     client = company_ref or primary
     return {
         "deal": deal_state(deal, ctx.stage, ctx.contact_ids).model_dump(mode="json"),
+        # The deal's version, to send back as If-Match with a change made from this card.
+        "version": deal.version,
         "client": client,
         "company": company_ref,
         "contacts": contacts,

@@ -6,6 +6,8 @@
   const el = cw.el;
   const main = document.getElementById("deal-page");
   const dealId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+  // The version of the deal the page shows, sent as If-Match with an edit.
+  let dealVersion = null;
 
   const MARKERS = {
     task_result: "A linked task has a result to review",
@@ -62,6 +64,7 @@
 
   function render(card, pending, timeline, pipeline) {
     const deal = card.deal;
+    dealVersion = card.version;
     document.title = deal.title + " · clientwork";
     const layout = el("div", { class: "card-layout" });
     layout.append(
@@ -278,7 +281,8 @@
   // Save the changed fields, then the comment; a 422 stops there and shows next to its fields.
   async function saveDeal(form, changes, comment) {
     if (Object.keys(changes).length) {
-      const response = await cw.api("PATCH", "/deals/" + dealId, changes);
+      // If-Match makes a change based on an outdated card fail with 409 instead of undoing a colleague's edit.
+      const response = await cw.api("PATCH", "/deals/" + dealId, changes, { "If-Match": '"' + dealVersion + '"' });
       if (!response.ok) {
         cwf.showErrors(form, response);
         return;

@@ -230,3 +230,34 @@ async def test_deal_moves_between_pipelines(crm: Crm) -> None:
     assert moved.status_code == 200, moved.text
     assert moved.json()["pipeline_id"] == pipeline["id"]
     assert moved.json()["stage_name"] == "Lead"
+
+
+async def test_if_match_rejects_stale_deal_change(crm: Crm) -> None:
+    deal = await create(crm, "/deals", {"title": "Поставка", "amount": "10.00", "currency": "RUB"})
+    read = await crm.client.get(f"/deals/{deal['id']}", headers=ADMIN)
+    etag = read.headers["ETag"]
+
+    first = await crm.client.patch(
+        f"/deals/{deal['id']}", json={"amount": "20.00"}, headers={**ADMIN, "If-Match": etag}
+    )
+    assert first.status_code == 200, first.text
+    assert first.headers["ETag"] != etag
+
+    stale = await crm.client.patch(
+        f"/deals/{deal['id']}", json={"amount": "30.00"}, headers={**ADMIN, "If-Match": etag}
+    )
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "version_mismatch"
+    assert f'"{stale.json()["current_version"]}"' == first.headers["ETag"]
+    assert (await crm.client.get(f"/deals/{deal['id']}", headers=ADMIN)).json()["amount"] == "20.00"
+
+    malformed = await crm.client.patch(
+        f"/deals/{deal['id']}", json={"amount": "30.00"}, headers={**ADMIN, "If-Match": "latest"}
+    )
+    assert malformed.status_code == 422
+    assert malformed.json()["field"] == "If-Match"
+
+    stale_delete = await crm.client.delete(f"/deals/{deal['id']}", headers={**ADMIN, "If-Match": etag})
+    assert stale_delete.status_code == 409
+    card = (await crm.client.get(f"/deals/{deal['id']}/card", headers=ADMIN)).json()
+    assert f'"{card["version"]}"' == first.headers["ETag"]
