@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +22,31 @@ class Deleted(ServiceError):
 
     status_code = 410
     code = "deleted"
+
+
+#: Most rows a list route returns in one page.
+MAX_PAGE = 200
+
+
+def encode_cursor(created_at: datetime, record_id: uuid.UUID) -> str:
+    """Return an opaque cursor for keyset paging after the row with this creation time and id."""
+    raw = f"{created_at.isoformat()}|{record_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Return the creation time and id in a cursor from ``encode_cursor``; 422 naming ``cursor`` otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, _, record_id = raw.partition("|")
+        parsed = datetime.fromisoformat(created_at)
+        if parsed.tzinfo is None:
+            raise ValueError("the cursor's time has no time zone")
+        return parsed, uuid.UUID(record_id)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "cursor is not a next_cursor returned by this list; start again without it", field="cursor"
+        ) from exc
 
 
 class VersionMismatch(Conflict):

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.crm import DealSource, DealState, MarkerKind
@@ -35,7 +35,7 @@ from services.crm.clients import (
     find_tax_id_duplicates,
     update_record,
 )
-from services.crm.common import Origin, invalid, require_version
+from services.crm.common import MAX_PAGE, Origin, decode_cursor, encode_cursor, invalid, require_version
 from services.crm.guard import Guard
 from services.crm.handlers import (
     AddComment,
@@ -538,19 +538,28 @@ async def post_deal(request: Request, body: CreateDeal, user: CurrentUser) -> di
 async def list_deals(
     request: Request,
     user: CurrentUser,
+    *,
     request_id: uuid.UUID | None = None,
     company_id: uuid.UUID | None = None,
     owner_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Deals per page.")] = MAX_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200, description="The previous page's next_cursor.")] = None,
 ) -> dict[str, Any]:
-    """List the deals the user may read, optionally the one made from an intake request."""
-    query = select(Deal).where(Deal.deleted.is_(False)).order_by(Deal.created_at.desc())
+    """List the deals the user may read, newest first, a page at a time; optionally the one made from a request.
+
+    ``next_cursor`` is set while more deals may follow; pass it as ``cursor`` for the next page.
+    """
+    query = select(Deal).where(Deal.deleted.is_(False)).order_by(Deal.created_at.desc(), Deal.id.desc())
+    if cursor is not None:
+        created_at, deal_id = decode_cursor(cursor)
+        query = query.where(tuple_(Deal.created_at, Deal.id) < tuple_(literal(created_at), literal(deal_id)))
     if request_id is not None:
         query = query.where(Deal.request_id == request_id)
     if company_id is not None:
         query = query.where(Deal.company_id == company_id)
     if owner_id is not None:
         query = query.where(Deal.owner_id == owner_id)
-    return await _deal_list(request, user, query, limit=200)
+    return await _deal_list(request, user, query, limit=limit)
 
 
 @router.get("/deals/attention")
@@ -581,11 +590,15 @@ async def _deal_list(request: Request, user: Principal, query: Any, *, limit: in
         granted = guard.granted_ids("deal")
         if granted:
             readable = or_(readable, Deal.id.in_(granted))
-        for deal in await session.scalars(query.where(readable).limit(limit)):
+        # One row more than the page tells whether another page follows.
+        rows = list(await session.scalars(query.where(readable).limit(limit + 1)))
+        for deal in rows[:limit]:
             if (await guard.decide(session, "deal", "read", deal)).allowed:
                 ctx = await deal_context(session, deal)
                 items.append(deal_state(deal, ctx.stage, ctx.contact_ids))
-    return {"items": items}
+    # The cursor is the last row read, not the last returned, so a row the per-row check hid is not read again.
+    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/deals/{deal_id}")

@@ -261,3 +261,28 @@ async def test_if_match_rejects_stale_deal_change(crm: Crm) -> None:
     assert stale_delete.status_code == 409
     card = (await crm.client.get(f"/deals/{deal['id']}/card", headers=ADMIN)).json()
     assert f'"{card["version"]}"' == first.headers["ETag"]
+
+
+async def test_deal_list_pages_with_cursor(crm: Crm) -> None:
+    created = [await create(crm, "/deals", {"title": f"Сделка {number}"}) for number in range(5)]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = await crm.client.get("/deals", params=params, headers=ADMIN)
+        assert page.status_code == 200, page.text
+        seen.extend(item["id"] for item in page.json()["items"])
+        cursor = page.json()["next_cursor"]
+        pages += 1
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == [deal["id"] for deal in reversed(created)]
+
+    bad = await crm.client.get("/deals", params={"cursor": "not-a-cursor"}, headers=ADMIN)
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "cursor"
+    too_many = await crm.client.get("/deals", params={"limit": "201"}, headers=ADMIN)
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "query.limit"
