@@ -181,6 +181,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _claim_text(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientwork", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -198,9 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     relay.set_defaults(func=cmd_relay)
 
     token = commands.add_parser("token", help="issue a staff bearer token signed with JWT_SECRET_KEY")
-    token.add_argument("--user", required=True, help="user id (the 'sub' claim)")
-    token.add_argument("--name", help="display name")
-    token.add_argument("--department", help="department of the user")
+    token.add_argument("--user", required=True, type=_claim_text, help="user id (the 'sub' claim)")
+    token.add_argument("--name", type=_claim_text, help="display name")
+    token.add_argument("--department", type=_claim_text, help="department of the user")
     token.add_argument("--workgroup", action="append", default=[], help="workgroup; repeat for several")
     token.add_argument(
         "--role",
