@@ -39,12 +39,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def format_report(report: dict[str, Any]) -> list[str]:
     lines = [f"{name}: {value}" for name, value in report["counts"].items()]
     lines.append("recovery, in seconds after the fault ended:")
-    lines.append("  ready = all six services answer /ready, deal = a new submission is a searchable deal;")
+    lines.append("  health = the restarted service serves /health, ready = all six services serve /ready,")
+    lines.append("  deal = a submission sent then is a searchable deal;")
     lines.append("  stop and start = the seconds deploy/servers took to stop and to start the server")
     for fault in report["faults"]:
         lines.append(
-            f"  {fault['fault']:<20} outage {fault['outage_seconds']:>5}  ready {fault['ready_seconds']!s:>5}  "
-            f"deal {fault['deal_seconds']!s:>5}  (stop {fault['stop_seconds']}, start {fault['start_seconds']})"
+            f"  {fault['fault']:<27} outage {fault['outage_seconds']:>5}  health {fault['health_seconds']!s:>5}  "
+            f"ready {fault['ready_seconds']!s:>5}  deal {fault['deal_seconds']!s:>5}  "
+            f"(stop {fault['stop_seconds']}, start {fault['start_seconds']})"
         )
     lines.append(f"load: {json.dumps(report['load'])}")
     lines.append(f"run time: {report['run_seconds']} s; report: {REPORT_PATH}")
@@ -104,7 +106,7 @@ async def system(private_servers: PrivateServers) -> AsyncIterator[dict[str, Sup
 
 
 async def wait_all_ready(processes: dict[str, SupervisedService], timeout: float) -> float:
-    """Wait until every service answers /ready with 200 and return the seconds it took."""
+    """Wait until every service responds to /ready with 200 and return the seconds it took."""
     started = time.monotonic()
     deadline = started + timeout
     async with httpx.AsyncClient() as client:

@@ -27,7 +27,7 @@ FORM_CONFIG = {
 
 @dataclass
 class Submission:
-    """One logical submission: a unique marker and e-mail, sent until intake answers 2xx or time runs out."""
+    """One logical submission: a unique marker and e-mail, sent until intake responds with 2xx or time runs out."""
 
     marker: str
     attempts: int = 0
@@ -56,8 +56,8 @@ class Submission:
 class LoadGenerator:
     """Posts submissions at ``rate_per_second`` until stopped or ``max_seconds`` pass, whichever is first.
 
-    A submission is retried on a connection error or a 5xx answer with the same Idempotency-Key, so
-    intake counts it once, for at most ``retry_seconds``. A 4xx answer is final.
+    A submission is retried on a connection error or a 5xx response with the same Idempotency-Key, so
+    intake counts it once, for at most ``retry_seconds``. A 4xx response is final.
     """
 
     intake_url: str
@@ -80,7 +80,7 @@ class LoadGenerator:
             await asyncio.gather(*self._tasks)
 
     async def submit(self, client: httpx.AsyncClient) -> Submission:
-        """Send one new submission until intake answers 2xx or 4xx, or ``retry_seconds`` pass."""
+        """Send one new submission until intake responds with 2xx or 4xx, or ``retry_seconds`` pass."""
         submission = Submission(marker="fl" + uuid.uuid4().hex[:12])
         self.submissions.append(submission)
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": submission.marker}

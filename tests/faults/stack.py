@@ -6,6 +6,7 @@ ports of their own, so stopping them never touches the servers that other tests 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -19,7 +20,7 @@ import httpx
 from tests.support import ROOT, free_port
 
 SERVERS_SCRIPT = ROOT / "deploy" / "servers"
-# Generous, because the machine may be busy with other test runs: a start normally takes 5 to 30 s.
+# Generous, because other test runs may load the machine. Starts took 5 to 30 s on a 2-core machine.
 SERVER_COMMAND_TIMEOUT = 300
 
 
@@ -154,8 +155,23 @@ class SupervisedService:
             os.killpg(self.process.pid, signum)
 
     async def is_ready(self, client: httpx.AsyncClient) -> bool:
+        return await self._responds(client, "/ready")
+
+    async def wait_healthy(self, timeout: float) -> float | None:
+        """Wait until the process serves /health and return the seconds it took, or None after ``timeout``."""
+        started = time.monotonic()
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() - started < timeout:
+                if await self._responds(client, "/health"):
+                    return time.monotonic() - started
+                if self.exited():
+                    return None
+                await asyncio.sleep(0.2)
+        return None
+
+    async def _responds(self, client: httpx.AsyncClient, path: str) -> bool:
         try:
-            return (await client.get(self.url + "/ready", timeout=3)).status_code == 200
+            return (await client.get(self.url + path, timeout=3)).status_code == 200
         except httpx.HTTPError:
             return False
 

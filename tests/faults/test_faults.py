@@ -167,6 +167,8 @@ class FaultRecord:
     outage_seconds: float
     stop_seconds: float = 0.0
     start_seconds: float = 0.0
+    #: For a killed service: seconds from its restart until it served /health.
+    health_seconds: float | None = None
     ready_seconds: float | None = None
     deal_seconds: float | None = None
     stage_set: str | None = None
@@ -232,7 +234,7 @@ class Scenario:
                 return
             item.searchable = await self.found_in_search(item.submission, item.deal_ids[0])
         except httpx.HTTPError:
-            pass  # counted as not converged; the next round asks again
+            pass  # counted as not converged, and the next round checks again
 
     async def measure_recovery(self, record: FaultRecord, fault_ended: float) -> None:
         """Record when all services are ready again and when a new submission becomes a searchable deal."""
@@ -253,24 +255,38 @@ class Scenario:
                 return
             await asyncio.sleep(0.5)
 
-    async def kill_service(self, name: str) -> None:
+    async def restart_service(self, name: str, label: str) -> tuple[FaultRecord, float]:
+        """Kill ``name``, start it again after a pause, and return its record and the restart time."""
         service = self.system[name]
         started = time.monotonic()
         service.kill()
         await asyncio.sleep(SERVICE_DOWN_SECONDS)
         service.start()
-        record = FaultRecord(f"SIGKILL {name}", round(time.monotonic() - started, 1))
-        await self.measure_recovery(record, time.monotonic())
+        restarted = time.monotonic()
+        record = FaultRecord(label, round(restarted - started, 1))
+        health = await service.wait_healthy(RECOVERY_TIMEOUT)
+        record.health_seconds = None if health is None else round(health, 1)
+        return record, restarted
+
+    async def kill_service(self, name: str) -> None:
+        record, restarted = await self.restart_service(name, f"SIGKILL {name}")
+        await self.measure_recovery(record, restarted)
         record.stage_set = await self.portal.move_stage(self.client)
         self.faults.append(record)
 
     async def stop_server(self, server: str, outage: float) -> None:
-        """Stop ``server`` for ``outage`` seconds, moving the shared deal halfway through, then start it."""
+        """Stop ``server`` for ``outage`` seconds, moving the shared deal halfway through, then start it.
+
+        During a Kafka outage intake is also killed and restarted, and must serve forms before Kafka returns.
+        """
         stop_seconds = await asyncio.to_thread(self.servers.down, server)
         stopped = time.monotonic()
         await asyncio.sleep(outage / 2)
         # CRM keeps its own database, so it accepts the change and publishes it once Kafka is back.
         stage = await self.portal.move_stage(self.client) if server != "postgres" else None
+        nested: tuple[FaultRecord, float] | None = None
+        if server == "kafka":
+            nested = await self.restart_service("intake", "SIGKILL intake, Kafka down")
         await asyncio.sleep(max(0.0, stopped + outage - time.monotonic()))
         start_seconds = await asyncio.to_thread(self.servers.up, server)
         record = FaultRecord(
@@ -280,7 +296,17 @@ class Scenario:
             start_seconds=round(start_seconds, 1),
             stage_set=stage,
         )
-        await self.measure_recovery(record, time.monotonic())
+        fault_ended = time.monotonic()
+        await self.measure_recovery(record, fault_ended)
+        if nested is not None:
+            # The restarted intake recovers with the rest once Kafka is back, so its times count from its restart.
+            intake_record, restarted = nested
+            offset = fault_ended - restarted
+            if record.ready_seconds is not None:
+                intake_record.ready_seconds = round(record.ready_seconds + offset, 1)
+            if record.deal_seconds is not None:
+                intake_record.deal_seconds = round(record.deal_seconds + offset, 1)
+            self.faults.append(intake_record)
         if stage is None:
             record.stage_set = await self.portal.move_stage(self.client)
         self.faults.append(record)
@@ -373,4 +399,6 @@ async def test_faults_under_load_lose_nothing(
     assert counts["deals not searchable"] == 0, report["examples"]["not_searchable"]
     assert counts["portal not converged"] == 0, report["portal"]
     assert all(record.ready_seconds is not None for record in scenario.faults), report["faults"]
+    restarts = [record for record in scenario.faults if record.fault.startswith("SIGKILL")]
+    assert all(record.health_seconds is not None for record in restarts), report["faults"]
     assert all(record.deal_seconds is not None for record in scenario.faults), report["faults"]
