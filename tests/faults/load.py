@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 FORM_KEY = "fault-load"
 #: A surname in every submission's name, so one search query finds all deals of the load.
 LOAD_SURNAME = "Отказова"
+#: The unique marker of a submission, which ends up in its deal's title.
+MARKER_PATTERN = re.compile(r"\bfl[0-9a-f]{12}\b")
 #: The form the generator posts to: no rate limit, and a new deal for every submission.
 FORM_CONFIG = {
     "title": "Fault suite load",
@@ -61,7 +64,7 @@ class LoadGenerator:
     """
 
     intake_url: str
-    rate_per_second: float = 5.0
+    rate_per_second: float = 4.0
     max_seconds: float = 600.0
     retry_seconds: float = 120.0
     retry_pause_seconds: float = 1.0

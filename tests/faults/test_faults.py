@@ -21,7 +21,7 @@ import pytest
 from servicekit.auth import issue_token
 from services import SERVICE_NAMES
 from tests.faults.conftest import JWT_KEY, record_report, wait_all_ready
-from tests.faults.load import FORM_CONFIG, FORM_KEY, LOAD_SURNAME, LoadGenerator, Submission
+from tests.faults.load import FORM_CONFIG, FORM_KEY, LOAD_SURNAME, MARKER_PATTERN, LoadGenerator, Submission
 from tests.faults.stack import PrivateServers, SupervisedService
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(1800)]
@@ -181,6 +181,8 @@ class DealCheck:
     submission: Submission
     deal_ids: list[str] = field(default_factory=list)
     searchable: bool = False
+    #: False while the last look-up failed to get a response from CRM or search.
+    checked: bool = False
 
     @property
     def converged(self) -> bool:
@@ -210,31 +212,33 @@ class Scenario:
         response.raise_for_status()
         return any(hit["id"] == deal_id for hit in response.json()["items"])
 
-    async def searchable_deal_ids(self) -> set[str]:
-        """Return the ids of every deal that search finds by the load's surname, page by page."""
-        found: set[str] = set()
-        params: dict[str, str | int] = {"q": LOAD_SURNAME, "types": "deals", "limit": 100}
+    async def search_hits_by_marker(self) -> dict[str, set[str]]:
+        """Page through search for every deal of the load and return the deal ids found per marker."""
+        found: dict[str, set[str]] = {}
+        params: dict[str, str | int] = {"q": LOAD_SURNAME, "types": "deal", "limit": 100}
         while True:
             response = await self.client.get(f"{self.system['search'].url}/search", params=params, headers=ADMIN)
             response.raise_for_status()
             page = response.json()
-            found.update(hit["id"] for hit in page["items"])
+            for hit in page["items"]:
+                for marker in MARKER_PATTERN.findall(hit["title"]):
+                    found.setdefault(marker, set()).add(hit["id"])
             if not page["items"] or not page.get("next_cursor"):
                 return found
             params["cursor"] = page["next_cursor"]
 
-    async def check(self, item: DealCheck, searchable: set[str] | None = None) -> None:
-        """Look up the submission's deals in CRM, and its first deal in ``searchable`` or else by marker."""
+    async def check(self, item: DealCheck, hits: dict[str, set[str]] | None = None) -> None:
+        """Look up the submission's deals in CRM, and its first deal in ``hits`` or else by its marker."""
+        item.checked = False
         try:
             item.deal_ids = await self.deals_of(item.submission)
-            if not item.deal_ids:
-                return
-            if searchable is not None and item.deal_ids[0] in searchable:
+            if item.deal_ids and hits is not None and item.deal_ids[0] in hits.get(item.submission.marker, set()):
                 item.searchable = True
-                return
-            item.searchable = await self.found_in_search(item.submission, item.deal_ids[0])
+            elif item.deal_ids:
+                item.searchable = await self.found_in_search(item.submission, item.deal_ids[0])
         except httpx.HTTPError:
-            pass  # counted as not converged, and the next round checks again
+            return  # not converged, and the caller may check again
+        item.checked = True
 
     async def measure_recovery(self, record: FaultRecord, fault_ended: float) -> None:
         """Record when all services are ready again and when a new submission becomes a searchable deal."""
@@ -312,31 +316,41 @@ class Scenario:
         self.faults.append(record)
 
     async def converge(self, accepted: list[Submission]) -> tuple[list[DealCheck], bool, float]:
-        """Check every accepted submission and the portal until all converge or the deadline passes."""
+        """Wait until search finds a deal of every accepted submission and the portal shows the last stage.
+
+        Then CRM is asked once for the deals of each request, which finds lost and repeated deals. The wait
+        ends at the deadline even if not everything converged, and the counts then show what did not.
+        """
         started = time.monotonic()
         deadline = started + CONVERGENCE_TIMEOUT
-        items = [DealCheck(submission) for submission in accepted]
-        pending = items
-        semaphore = asyncio.Semaphore(CHECK_CONCURRENCY)
-
-        async def bounded(item: DealCheck, searchable: set[str] | None) -> None:
-            async with semaphore:
-                await self.check(item, searchable)
-
+        hits: dict[str, set[str]] = {}
         portal_converged = False
         while True:
             try:
-                searchable = await self.searchable_deal_ids()
-            except httpx.HTTPError:
-                searchable = set()
-            await asyncio.gather(*(bounded(item, searchable) for item in pending))
-            pending = [item for item in pending if not item.converged]
+                hits = await self.search_hits_by_marker()
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code < 500:
+                    raise  # a request this suite builds wrongly, which no retry fixes
+            except httpx.TransportError:
+                pass
+            missing = [submission for submission in accepted if submission.marker not in hits]
             portal_converged = await self.portal.shown_stage(self.client) == self.portal.expected_stage
-            if (not pending and portal_converged) or time.monotonic() >= deadline:
+            if (not missing and portal_converged) or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(2.0)
-        # A second deal of a request can arrive after its first check, so CRM is asked once more for each.
-        await asyncio.gather(*(bounded(item, searchable) for item in items if item.converged))
+
+        items = [DealCheck(submission) for submission in accepted]
+        semaphore = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+        async def bounded(item: DealCheck) -> None:
+            async with semaphore:
+                for _ in range(3):
+                    await self.check(item, hits)
+                    if item.checked:
+                        return
+                    await asyncio.sleep(1.0)
+
+        await asyncio.gather(*(bounded(item) for item in items))
         return items, portal_converged, time.monotonic() - started
 
 
