@@ -21,7 +21,7 @@ from servicekit.consumers import CONSUMER_ACK_POLICY, ConsumerPolicy
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.http import ReadyCheck, install_conventions, install_probes, reject_nul_characters
 from servicekit.inbox import Inbox
-from servicekit.kafka import consumer_lag, create_broker, ensure_topics, make_sender
+from servicekit.kafka import consumer_lag, create_broker, ensure_topics, make_sender, reset_producer
 from servicekit.metrics import CONSUMER_LAG, OUTBOX_BACKLOG
 from servicekit.migrations import migrate
 from servicekit.relay import OutboxRelay, outbox_backlog
@@ -90,6 +90,7 @@ def build_runtime(settings: ServiceSettings, migrations: Path, *, description: s
         service=settings.service_name,
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
+        reset_sender=lambda: reset_producer(broker),
     )
     return ServiceRuntime(
         settings=settings,
