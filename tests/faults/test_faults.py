@@ -1,7 +1,8 @@
 """The whole system under a steady load of form submissions while its processes and servers fail in turn.
 
 Faults, one after another: SIGKILL of each service (restarted a few seconds later, as a supervisor
-would), Kafka stopped for a minute, a PostgreSQL restart, and OpenSearch stopped for 20 s. Afterwards
+would), Kafka stopped for a minute (with intake killed and restarted meanwhile), a PostgreSQL restart,
+and OpenSearch stopped for 20 s. Afterwards
 every submission that intake accepted must be exactly one deal in CRM, found by search, and the client
 portal must show the last stage that staff set on a shared deal during the faults.
 """
