@@ -5,7 +5,9 @@ committed only after the handler (and so its database transaction) returned. A f
 redelivered in place, with a growing delay, up to ``max_attempts`` times. After that it is published to
 ``<topic>.dlq`` with the error in its headers and counted as processed, so the partition moves on.
 Errors that no retry can fix, such as a body that does not match the contract, go to the dead-letter
-topic at once.
+topic at once. Errors that mean a server is unreachable (``servicekit.transient.is_transient``: the
+database restarting, OpenSearch down, a dropped connection) are retried with the same backoff but count
+no attempt, so an outage of any length delays the partition instead of dead-lettering its messages.
 
 Processed offsets are committed in the background every ``commit_interval`` seconds rather than after
 each message, because a commit per message costs a round trip to the group coordinator (about 6 ms
@@ -30,6 +32,7 @@ from pydantic import ValidationError
 from contracts.topics import dead_letter_topic
 from servicekit.logs import log_context
 from servicekit.metrics import DEAD_LETTERED, HANDLER_DURATION
+from servicekit.transient import is_transient
 
 if TYPE_CHECKING:
     from faststream._internal.basic_types import AsyncFuncAny
@@ -101,6 +104,7 @@ class ConsumerPolicy:
         self.broker: KafkaBroker | None = None
         self.committer = OffsetCommitter()
         self._attempts: dict[tuple[str, int, int], int] = {}
+        self._outage_retries: dict[tuple[str, int, int], int] = {}
 
     def bind(self, broker: KafkaBroker) -> None:
         """Give the policy the broker it publishes dead letters through."""
@@ -114,8 +118,14 @@ class ConsumerPolicy:
         self._attempts[position] = attempts
         return attempts
 
+    def record_outage_retry(self, position: tuple[str, int, int]) -> int:
+        retries = self._outage_retries.get(position, 0) + 1
+        self._outage_retries[position] = retries
+        return retries
+
     def forget(self, position: tuple[str, int, int]) -> None:
         self._attempts.pop(position, None)
+        self._outage_retries.pop(position, None)
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.backoff_seconds * 2 ** (attempts - 1), self.backoff_max_seconds))
@@ -162,6 +172,21 @@ class _PolicyMiddleware(BaseMiddleware):
 
     async def _on_failure(self, exc: Exception, msg: StreamMessage[Any], position: tuple[str, int, int]) -> None:
         record = msg.raw_message
+        if is_transient(exc):
+            # NOTE: a handler bug that raises a connection error (OSError included) also lands here and
+            # blocks its partition until fixed, where other errors would be dead-lettered.
+            delay = self.policy.backoff(self.policy.record_outage_retry(position))
+            logger.warning(
+                "handler failed at %s[%s]@%s because a server is unreachable; retrying in %.2f s "
+                "without counting an attempt: %r",
+                *position,
+                delay,
+                exc,
+            )
+            await asyncio.sleep(delay)
+            await msg.nack()
+            return
+
         attempts = self.policy.record_failure(position)
         retryable = not isinstance(exc, NON_RETRYABLE)
         if retryable and attempts < self.policy.max_attempts:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.errors import ServiceError, ValidationFailed
 from servicekit.logs import log_context, new_traceparent
+from servicekit.transient import is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +37,8 @@ def install_conventions(app: FastAPI, service: str) -> None:
         with log_context(correlation_id=correlation_id[:128], traceparent=traceparent):
             try:
                 response = await call_next(request)
-            except Exception as exc:  # the one place where an unexpected error becomes a JSON 500
-                logger.error("unhandled error: %s: %s", type(exc).__name__, exc, exc_info=exc)
-                response = JSONResponse(
-                    {
-                        "code": "internal_error",
-                        "message": "the request failed on the server; report the correlation id to the operators",
-                        "correlation_id": correlation_id[:128],
-                    },
-                    status_code=500,
-                )
+            except Exception as exc:  # the one place where an unexpected error becomes a JSON 503 or 500
+                response = _error_response(exc, correlation_id[:128])
             if request.url.path not in ("/health", "/ready", "/metrics"):
                 logger.info(
                     "%s %s -> %s in %.1f ms",
@@ -163,3 +156,27 @@ def install_probes(
         except Exception:
             logger.warning("metrics refresh failed; serving the last values", exc_info=True)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _error_response(exc: Exception, correlation_id: str) -> JSONResponse:
+    """Log an error that no handler caught and turn it into a 503 for an outage or a 500 otherwise."""
+    if is_transient(exc):
+        logger.warning("request failed because a server is unreachable: %s: %s", type(exc).__name__, exc)
+        return JSONResponse(
+            {
+                "code": "unavailable",
+                "message": "a server this service depends on is unreachable; retry the request later",
+                "correlation_id": correlation_id,
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    logger.error("unhandled error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+    return JSONResponse(
+        {
+            "code": "internal_error",
+            "message": "the request failed on the server; report the correlation id to the operators",
+            "correlation_id": correlation_id,
+        },
+        status_code=500,
+    )

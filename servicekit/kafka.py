@@ -7,9 +7,11 @@ import contextlib
 import logging
 from typing import Any
 
+import aiokafka
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream._internal.parser import DefaultCodec
 from faststream.kafka import KafkaBroker
 
 from servicekit.consumers import ConsumerPolicy
@@ -55,6 +57,20 @@ def make_sender(broker: KafkaBroker) -> Any:
         return future
 
     return send
+
+
+async def reset_producer(broker: KafkaBroker) -> None:
+    """Replace ``broker``'s producer with a new one, which gets a new producer id and fresh sequence numbers."""
+    # NOTE: FastStream 0.7 has no public call for this, so it uses the broker's connection settings and
+    # producer wrapper as its own start does (faststream/kafka/configs/broker.py).
+    config = broker.config.broker_config
+    await config.producer.disconnect()
+    await config.producer.connect(
+        aiokafka.AIOKafkaProducer(**broker._connection_kwargs),
+        serializer=config.fd_config._serializer,
+        codec=config.broker_codec or DefaultCodec(),
+    )
+    logger.warning("replaced the Kafka producer of %s", broker.config.broker_config.client_id)
 
 
 async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = DEFAULT_PARTITIONS) -> None:

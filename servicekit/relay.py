@@ -12,6 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiokafka.errors import (
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+)
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +28,19 @@ logger = logging.getLogger(__name__)
 
 #: Sends one message and returns a future that resolves when the broker acknowledged it.
 SendFunction = Callable[[OutboxMessage], Awaitable["asyncio.Future[Any]"]]
+
+#: Replaces the producer behind a SendFunction with a new one.
+ResetFunction = Callable[[], Awaitable[None]]
+
+#: Errors after which the idempotent producer's sequence numbers no longer match the broker's. aiokafka
+#: 0.14 does not reset its producer id after them, so every later batch fails the same way until a new
+#: producer takes over. A Kafka restart while a batch was in flight caused OutOfOrderSequenceNumber here.
+PRODUCER_STATE_ERRORS: tuple[type[Exception], ...] = (
+    OutOfOrderSequenceNumber,
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+)
 
 # Arbitrary constant that names the relay's PostgreSQL advisory lock.
 _RELAY_LOCK_ID = 0x0C17E5
@@ -38,9 +57,11 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         poll_seconds: float = 0.05,
+        reset_sender: ResetFunction | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._send = send
+        self._reset_sender = reset_sender
         self._service = service
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
@@ -58,6 +79,10 @@ class OutboxRelay:
             try:
                 published = await self.publish_batch()
                 failures = 0
+            except PRODUCER_STATE_ERRORS as exc:
+                failures += 1
+                await self._replace_producer(exc)
+                continue
             except Exception:
                 failures += 1
                 delay = min(0.5 * 2 ** min(failures, 6), 30.0)
@@ -68,6 +93,19 @@ class OutboxRelay:
                 self._wakeup.clear()
                 await _first_of(stop, self._wakeup, seconds=self._poll_seconds)
         logger.info("outbox relay stopped")
+
+    async def _replace_producer(self, exc: Exception) -> None:
+        """Start a new producer after ``exc`` left the old one out of step with the broker."""
+        if self._reset_sender is None:
+            logger.error("outbox relay batch failed with %r and no producer reset is configured; retrying", exc)
+            await asyncio.sleep(1.0)
+            return
+        logger.warning("outbox relay batch failed with %r; replacing the producer and sending the batch again", exc)
+        try:
+            await self._reset_sender()
+        except Exception:
+            logger.exception("replacing the producer failed; retrying in 1.0 s")
+            await asyncio.sleep(1.0)
 
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows; return how many were published."""

@@ -21,7 +21,7 @@ from servicekit.consumers import CONSUMER_ACK_POLICY, ConsumerPolicy
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.http import ReadyCheck, install_conventions, install_probes, reject_nul_characters
 from servicekit.inbox import Inbox
-from servicekit.kafka import consumer_lag, create_broker, ensure_topics, make_sender
+from servicekit.kafka import consumer_lag, create_broker, ensure_topics, make_sender, reset_producer
 from servicekit.metrics import CONSUMER_LAG, OUTBOX_BACKLOG
 from servicekit.migrations import migrate
 from servicekit.relay import OutboxRelay, outbox_backlog
@@ -90,6 +90,7 @@ def build_runtime(settings: ServiceSettings, migrations: Path, *, description: s
         service=settings.service_name,
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
+        reset_sender=lambda: reset_producer(broker),
     )
     return ServiceRuntime(
         settings=settings,
@@ -123,29 +124,67 @@ async def wait_for_kafka(runtime: ServiceRuntime, stop: asyncio.Event | None = N
             delay = min(delay * 2, 10.0)
 
 
+@dataclass
+class MessagingStart:
+    """The part of a service's start that needs Kafka: topics, start hooks, consumers and the outbox relay."""
+
+    started: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        """Wait for Kafka, run the start hooks, then start the consumers and the relay.
+
+        A failing step, such as creating search indices while OpenSearch is down, is retried with
+        backoff until it succeeds or the service stops.
+        """
+        await wait_for_kafka(runtime, stop)
+        for prepare in runtime.before_start:
+            await _retry_until_done(prepare, stop, getattr(prepare, "__qualname__", repr(prepare)))
+        await _retry_until_done(runtime.broker.start, stop, "starting the Kafka consumers")
+        self.started = True
+        if runtime.settings.run_outbox_relay:
+            self.tasks.append(asyncio.create_task(runtime.relay.run(stop), name="outbox-relay"))
+        logger.info("%s connected to Kafka and started its consumers", runtime.settings.service_name)
+
+
+async def _retry_until_done(step: Callable[[], Awaitable[Any]], stop: asyncio.Event, name: str) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            if stop.is_set():
+                raise
+            logger.warning("%s failed (%r); retrying in %.1f s", name, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 def create_http_app(runtime: ServiceRuntime, *, title: str, routers: list[Any] = ()) -> FastAPI:  # type: ignore[assignment]
     """Create the service's FastAPI app whose lifespan migrates, starts consumers and the relay."""
+
+    messaging = MessagingStart()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
         await migrate(runtime.engine, runtime.migrations)
-        await wait_for_kafka(runtime)
-        for prepare in runtime.before_start:
-            await prepare()
-        await runtime.broker.start()
-        if runtime.settings.run_outbox_relay:
-            tasks.append(asyncio.create_task(runtime.relay.run(stop), name="outbox-relay"))
-        tasks.extend(asyncio.create_task(job(stop)) for job in runtime.background_jobs)
+        # HTTP is served while Kafka is still unreachable, so a service restarted during a Kafka outage
+        # serves /health, and intake stores forms. /ready reports Kafka as not ready until it is started.
+        starting = asyncio.create_task(messaging.start(runtime, stop), name="start-messaging")
+        jobs = [asyncio.create_task(job(stop)) for job in runtime.background_jobs]
         logger.info("%s started", runtime.settings.service_name)
         try:
             yield
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await runtime.policy.committer.flush()
-            await runtime.broker.stop()
+            if not starting.done():
+                starting.cancel()
+            await asyncio.gather(starting, *messaging.tasks, *jobs, return_exceptions=True)
+            if messaging.started:
+                await runtime.policy.committer.flush()
+                await runtime.broker.stop()
             for callback in runtime.on_stop:
                 await callback()
             await runtime.engine.dispose()
@@ -161,6 +200,8 @@ def create_http_app(runtime: ServiceRuntime, *, title: str, routers: list[Any] =
             await connection.execute(text("SELECT 1"))
 
     async def kafka_ready() -> None:
+        if not messaging.started:
+            raise ConnectionError(f"still waiting for Kafka at {runtime.settings.kafka_bootstrap_servers} to start")
         if not await runtime.broker.ping(timeout=2.0):
             raise ConnectionError(f"Kafka at {runtime.settings.kafka_bootstrap_servers} did not respond to a ping")
 

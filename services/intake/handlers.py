@@ -20,6 +20,7 @@ from servicekit.db import utcnow
 from servicekit.errors import NotFound
 from servicekit.logs import log_context
 from servicekit.outbox import record_event
+from servicekit.transient import is_transient
 from services.intake.channels import ADAPTERS, ChannelAdapter, GenericFormAdapter
 from services.intake.channels.base import Inquiry, NotInquiry, Stored
 from services.intake.errors import NotReplayable, UnparseableRequest
@@ -95,7 +96,10 @@ async def process_pending(
     settings: IntakeSettings,
     limit: int = 50,
 ) -> int:
-    """Process stored requests in arrival order; return how many reached an outcome."""
+    """Process stored requests in arrival order; return how many reached an outcome.
+
+    Raises the first error that means a server is unreachable, leaving that request and the rest stored.
+    """
     async with sessionmaker() as session:
         ids = (
             await session.scalars(
@@ -111,6 +115,10 @@ async def process_pending(
             await process_request(sessionmaker, settings, request_id)
             done += 1
         except Exception as exc:
+            if is_transient(exc):
+                # An outage is not the request's fault, so it uses up none of its attempts. The caller
+                # retries the whole batch once the database answers again.
+                raise
             logger.exception("processing request %s failed", request_id)
             await _record_failure(sessionmaker, settings, request_id, exc)
     return done

@@ -120,3 +120,40 @@ async def test_contract_violation_is_dead_lettered_at_once(servers: Servers, top
         assert "number" in headers["dlq_error"]
     finally:
         await broker.stop()
+
+
+async def test_outage_error_retries_past_max_attempts(servers: Servers, topic_prefix: str) -> None:
+    settings = ServiceSettings(
+        service_name="dlqtest", kafka_bootstrap_servers=servers.kafka, kafka_topic_prefix=topic_prefix
+    )
+    topic = settings.topic("orders")
+    await ensure_topics(servers.kafka, [topic, dead_letter_topic(topic)], partitions=1)
+    policy = ConsumerPolicy(
+        "dlqtest", group_id=settings.consumer_group, max_attempts=2, backoff_seconds=0.05, backoff_max_seconds=0.1
+    )
+    broker = create_broker(settings, policy)
+    attempts: list[int] = []
+    processed: list[int] = []
+
+    @broker.subscriber(
+        topic, group_id=settings.consumer_group, ack_policy=CONSUMER_ACK_POLICY, auto_offset_reset="earliest"
+    )
+    async def handle(order: Order) -> None:
+        attempts.append(order.number)
+        # The first five deliveries find the database down, as during a restart.
+        if len(attempts) <= 5:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        processed.append(order.number)
+
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka)
+    await producer.start()
+    await producer.send_and_wait(topic, b'{"number": 3}')
+    await producer.stop()
+
+    await broker.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, result=processed == [3]), timeout=30)
+        assert len(attempts) == 6
+        assert await read_topic(servers.kafka, dead_letter_topic(topic), expected=1, timeout=2) == []
+    finally:
+        await broker.stop()

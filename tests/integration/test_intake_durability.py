@@ -85,6 +85,26 @@ async def test_failing_processor_keeps_the_request_until_replay(
     assert keys == [request_id, request_id]
 
 
+async def test_database_outage_uses_no_attempt(intake: Intake, monkeypatch: pytest.MonkeyPatch) -> None:
+    request_id = await _post(intake, "RI-08")
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    monkeypatch.setattr(handlers, "build_inquiry", unreachable)
+    for _ in range(4):
+        with pytest.raises(ConnectionRefusedError):
+            await process_pending(intake.runtime.sessionmaker, intake.settings)
+    view = await _view(intake, request_id)
+    assert view["status"] == "received"
+    assert view["attempts"] == 0
+
+    monkeypatch.undo()
+    await process_pending(intake.runtime.sessionmaker, intake.settings)
+    view = await _view(intake, request_id)
+    assert view["status"] == "accepted"
+
+
 async def test_requests_accepted_while_kafka_is_unreachable_are_published_after_it_returns(
     intake: Intake, servers: Servers, database_url: str, topic_prefix: str
 ) -> None:

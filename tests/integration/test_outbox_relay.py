@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.topics import Topic
+from servicekit.consumers import ConsumerPolicy
 from servicekit.db import OutboxMessage, ProcessedEvent, create_engine, create_sessionmaker
-from servicekit.kafka import ensure_topics, topic_partitions
+from servicekit.kafka import create_broker, ensure_topics, make_sender, reset_producer, topic_partitions
 from servicekit.migrations import migrate
 from servicekit.outbox import record_event
+from servicekit.relay import OutboxRelay
+from servicekit.settings import ServiceSettings
 from services.crm.bootstrap import MIGRATIONS as CRM_MIGRATIONS
 from services.tasks.tables import DealReference
 from tests.conftest import Servers
@@ -103,5 +108,50 @@ async def test_relay_killed_mid_batch_publishes_every_event_once(
         await engine.dispose()
 
 
-async def _all_published(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
-    return await _published_rows(sessionmaker) == EVENTS
+async def _all_published(sessionmaker: async_sessionmaker[AsyncSession], expected: int = EVENTS) -> bool:
+    return await _published_rows(sessionmaker) == expected
+
+
+async def test_relay_replaces_producer_after_sequence_error(
+    servers: Servers, database_url: str, topic_prefix: str
+) -> None:
+    topic = topic_prefix + Topic.CRM_DEALS
+    await ensure_topics(servers.kafka, [topic])
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    await migrate(engine, CRM_MIGRATIONS)
+    async with sessionmaker() as session, session.begin():
+        for number in range(3):
+            record_event(session, topic, deal_event(uuid.uuid4(), 1, f"Deal {number}"))
+
+    settings = ServiceSettings(service_name="relaytest", kafka_bootstrap_servers=servers.kafka)
+    broker = create_broker(settings, ConsumerPolicy("relaytest", group_id="relaytest"))
+    await broker.connect()
+    send = make_sender(broker)
+    failures = [OutOfOrderSequenceNumber()]
+    resets: list[int] = []
+
+    # The first send fails as aiokafka's idempotent producer does once its sequence numbers no longer
+    # match the broker's. The relay must then replace the producer and send the batch again.
+    async def failing_once(row: OutboxMessage) -> asyncio.Future[Any]:
+        if failures:
+            raise failures.pop()
+        future: asyncio.Future[Any] = await send(row)
+        return future
+
+    async def reset() -> None:
+        resets.append(1)
+        await reset_producer(broker)
+
+    relay = OutboxRelay(sessionmaker, failing_once, service="relaytest", reset_sender=reset)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(lambda: _all_published(sessionmaker, expected=3), timeout=30)
+    finally:
+        stop.set()
+        await running
+        await broker.stop()
+        await engine.dispose()
+    assert resets == [1]
+    assert await topic_message_count(servers.kafka, topic) == 3

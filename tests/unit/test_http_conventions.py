@@ -25,6 +25,10 @@ def make_app() -> FastAPI:
     async def boom() -> None:
         raise RuntimeError("unexpected")
 
+    @app.get("/database-down")
+    async def database_down() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
     return app
 
 
@@ -55,6 +59,18 @@ async def test_unexpected_error_is_json_500() -> None:
     assert response.status_code == 500
     assert response.json()["code"] == "internal_error"
     assert response.json()["correlation_id"] == "corr-1"
+
+
+async def test_unreachable_server_is_json_503() -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_app(), raise_app_exceptions=False), base_url="http://test"
+    ) as client:
+        response = await client.get("/database-down", headers={"X-Correlation-ID": "corr-2"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["code"] == "unavailable"
+    assert response.json()["correlation_id"] == "corr-2"
+    assert response.headers["X-Correlation-ID"] == "corr-2"
 
 
 async def test_malformed_json_uses_project_error_shape() -> None:
