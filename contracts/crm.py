@@ -29,7 +29,10 @@ class CompanyState(BaseModel):
     name: str = Field(examples=["ООО «Ромашка»"])
     owner_id: str | None = Field(default=None, description="User id of the account owner.")
     department: str | None = Field(default=None, description="Department that owns the client, for access.")
-    workgroup: str | None = Field(default=None, description="Workgroup whose members may see the client.")
+    workgroup: str | None = Field(
+        default=None,
+        description="Workgroup that narrows access: besides the owner, only department members in it read the client.",
+    )
     email_domains: list[str] = Field(
         default_factory=list,
         description="Known e-mail domains of the company, lower case.",
@@ -192,7 +195,10 @@ class DealState(BaseModel):
     our_legal_entity_id: uuid.UUID | None = Field(default=None, description="Our own legal entity in the deal.")
     project_id: uuid.UUID | None = Field(default=None, description="Client project the deal belongs to.")
     stage_semantics: Literal["in_progress", "won", "lost"] = "in_progress"
-    workgroup: str | None = Field(default=None, description="Workgroup whose members may see the deal.")
+    workgroup: str | None = Field(
+        default=None,
+        description="Workgroup that narrows access: besides the owner, only department members in it read the deal.",
+    )
     deleted: bool = False
     next_step: str | None = Field(default=None, description="What happens next in the deal.")
     next_step_due_at: datetime | None = Field(default=None, description="When the next step is due, in UTC.")

@@ -58,6 +58,10 @@ class IntakeRequest(BaseModel):
     pipeline_key: str | None = Field(default=None, description="Pipeline chosen by routing, by key.")
     stage_key: str | None = Field(default=None, description="Stage chosen by routing, by name; the first if unset.")
     owner_id: str | None = Field(default=None, description="Owner chosen by routing.")
+    department: str | None = Field(
+        default=None,
+        description="Department chosen by routing, which CRM gives the deal; CRM's INQUIRY_DEPARTMENT when unset.",
+    )
     routing_reason: str | None = Field(
         default=None,
         description="Why routing chose this pipeline, stage and owner: the rule or form setting.",

@@ -138,6 +138,7 @@ def deal(
     version: int = 1,
     department: str | None = "sales",
     owner_id: str | None = "u-owner",
+    workgroup: str | None = None,
     contact_name: str | None = None,
     contact_phone: str | None = None,
     contact_email: str | None = None,
@@ -153,6 +154,7 @@ def deal(
         stage_name="New",
         owner_id=owner_id,
         department=department,
+        workgroup=workgroup,
         contact_name=contact_name,
         contact_phone=contact_phone,
         contact_email=contact_email,
@@ -169,9 +171,9 @@ def contact(name: str, *, phones: list[str], emails: list[str], department: str 
     return ContactCreated(data=state, **envelope(contact_id, 1, "crm"))
 
 
-def company(name: str, *, department: str = "sales") -> CompanyCreated:
+def company(name: str, *, department: str = "sales", workgroup: str | None = None) -> CompanyCreated:
     company_id = uuid.uuid4()
-    state = CompanyState(id=company_id, name=name, department=department)
+    state = CompanyState(id=company_id, name=name, department=department, workgroup=workgroup)
     return CompanyCreated(data=state, **envelope(company_id, 1, "crm"))
 
 
@@ -190,6 +192,8 @@ def task(
     creator_id: str = "u-creator",
     observers: list[str] | None = None,
     deal_id: uuid.UUID | None = None,
+    department: str | None = None,
+    workgroup: str | None = None,
 ) -> TaskCreated:
     task_id = uuid.uuid4()
     state = TaskState(
@@ -198,6 +202,8 @@ def task(
         creator_id=creator_id,
         owner_id=owner_id,
         observer_ids=observers or [],
+        department=department,
+        workgroup=workgroup,
         client=ClientReference(deal_id=deal_id),
     )
     return TaskCreated(data=TaskChange(task=state), **envelope(task_id, 1, "tasks"))

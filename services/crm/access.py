@@ -116,6 +116,10 @@ class AccessPolicy:
             return Decision(True)
         if level == Level.DEPARTMENT and record.department is not None and record.department == user.department:
             return Decision(True)
+        if record.owner_id is None and record.department is None:
+            return Decision(False, "the record has no owner or department")
+        if level == Level.DEPARTMENT and record.department is None:
+            return Decision(False, "the record has no department and you are not its owner")
         if level == Level.DEPARTMENT:
             return Decision(False, "the record belongs to another department")
         return Decision(False, f"you may {action} only records you own")

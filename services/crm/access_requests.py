@@ -258,9 +258,11 @@ async def _pending_decision(session: AsyncSession, guard: Guard, request_id: uui
         raise NotFound(f"access request {request_id} not found", id=str(request_id), status="not_found")
     if not await _may_decide(session, guard, row):
         owner = await _current_owner(session, guard, row)
+        deciders = f"the owner of {row.record_type} {row.record_id} (user {owner['id']}) or an admin"
+        if owner["id"] is None:
+            deciders = f"an admin, because {row.record_type} {row.record_id} has no owner,"
         raise PermissionDenied(
-            f"only the owner of {row.record_type} {row.record_id} (user {owner['id']}) or an admin may decide "
-            "this request",
+            f"only {deciders} may decide this request",
             id=str(request_id),
             status="restricted",
             reason="you are not the owner of the record",

@@ -95,12 +95,15 @@ class Guard:
         """Raise 403 with the owner to ask unless the user may do ``action`` on ``row``."""
         decision = await self.decide(session, entity, action, row)
         if not decision.allowed:
+            owner = await self.owner_of(session, entity, row)
+            # Admins see every access request, so they decide those for records without an owner.
+            ask = "its owner" if owner["id"] is not None else "an administrator"
             raise PermissionDenied(
-                f"{entity} {row.id} is restricted: {decision.reason}; ask its owner for access",
+                f"{entity} {row.id} is restricted: {decision.reason}; ask {ask} for access",
                 id=str(row.id),
                 status="restricted",
                 reason=decision.reason,
-                owner=await self.owner_of(session, entity, row),
+                owner=owner,
             )
 
     def require_create(self, entity: str, values: Any, *, pipeline_key: str | None = None) -> None:

@@ -593,7 +593,10 @@ async def delete_deal(
 
 
 async def create_deal_from_request(session: AsyncSession, settings: ServiceSettings, event: RequestAccepted) -> None:
-    """Turn an accepted inquiry into a deal, once per request, in the pipeline and stage its routing chose."""
+    """Turn an accepted inquiry into a deal, once per request, in the pipeline and stage its routing chose.
+
+    The deal gets the department that routing chose, else the ``inquiry_department`` setting.
+    """
     inquiry = event.data
     existing = await session.scalar(select(Deal.id).where(Deal.request_id == inquiry.id))
     if existing is not None:
@@ -611,6 +614,7 @@ async def create_deal_from_request(session: AsyncSession, settings: ServiceSetti
         pipeline_key=pipeline_key,
         stage_id=stage_id,
         owner_id=inquiry.owner_id,
+        department=inquiry.department or getattr(settings, "inquiry_department", None),
         contact_name=inquiry.contact.name,
         contact_phone=inquiry.contact.phone,
         contact_email=inquiry.contact.email,

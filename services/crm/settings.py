@@ -12,6 +12,14 @@ class CrmSettings(ServiceSettings):
     service_name: str = "crm"
     http_port: int = 8001
     default_pipeline_key: str = Field(default="sales", description="Pipeline of deals whose request names none.")
+    inquiry_department: str | None = Field(
+        default="sales",
+        max_length=255,
+        description=(
+            "Department of deals made from intake requests whose routing names none, so that its members "
+            "may read them under the default roles. Empty leaves such deals without a department."
+        ),
+    )
     access_roles: dict[str, RoleRights] = Field(
         default_factory=lambda: DEFAULT_ROLES,
         description=(
@@ -58,6 +66,11 @@ class CrmSettings(ServiceSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{url!r} is not an http(s) address such as http://127.0.0.1:8002")
         return url.rstrip("/")
+
+    @field_validator("inquiry_department")
+    @classmethod
+    def _empty_department_is_none(cls, department: str | None) -> str | None:
+        return department.strip() or None if department is not None else None
 
     @field_validator("access_roles")
     @classmethod

@@ -56,6 +56,7 @@ class RoutingRule(BaseModel):
     pipeline_key: str | None = None
     stage_key: str | None = None
     owner: OwnerChoice | None = None
+    department: str | None = Field(default=None, max_length=255, description="Department of the deal.")
 
 
 class FormReply(BaseModel):
@@ -76,6 +77,11 @@ class FormConfig(BaseModel):
     pipeline_key: str | None = Field(default=None, description="Target pipeline; CRM's default when unset.")
     stage_key: str | None = Field(default=None, description="Target stage; the pipeline's first when unset.")
     owner: OwnerChoice = Field(default_factory=OwnerChoice)
+    department: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Department of the deal, whose members may read it; CRM's INQUIRY_DEPARTMENT when unset.",
+    )
     rules: list[RoutingRule] = Field(default_factory=list)
     honeypot_field: str | None = Field(
         default=None, description="A field hidden from people; a submission that fills it is spam."

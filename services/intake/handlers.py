@@ -155,7 +155,7 @@ async def process_request(
 
 
 async def _decide(session: AsyncSession, settings: IntakeSettings, request: RawRequest) -> None:
-    form, form_key = await _form_of(session, request)
+    form, form_key, channel = await _form_of(session, request)
     config = FormConfig.model_validate(form.config) if form is not None else None
     adapter = _adapter(request.kind, config)
     try:
@@ -192,6 +192,7 @@ async def _decide(session: AsyncSession, settings: IntakeSettings, request: RawR
         form_key=form_key,
         round_robin=round_robin,
         settings=settings,
+        channel_department=channel.department if channel is not None else None,
     )
     if form is not None and round_robin != form.round_robin:
         form.round_robin = round_robin
@@ -214,6 +215,7 @@ async def _decide(session: AsyncSession, settings: IntakeSettings, request: RawR
             "pipeline_key": decision.pipeline_key,
             "stage_key": decision.stage_key,
             "owner_id": decision.owner_id,
+            "department": decision.department,
             "reason": decision.reason,
         },
         "utm": inquiry.utm,
@@ -239,15 +241,19 @@ def _adapter(kind: str, config: FormConfig | None) -> ChannelAdapter:
     return adapter
 
 
-async def _form_of(session: AsyncSession, request: RawRequest) -> tuple[FormRecord | None, str | None]:
+async def _form_of(
+    session: AsyncSession, request: RawRequest
+) -> tuple[FormRecord | None, str | None, ChannelRecord | None]:
+    """Return the form whose settings apply to ``request``, its key, and the channel it came through."""
     form_key: str | None = request.endpoint
+    channel: ChannelRecord | None = None
     if request.kind != "form":
         channel = await session.get(ChannelRecord, request.endpoint)
         form_key = channel.form_key if channel is not None else None
     if form_key is None:
-        return None, None
+        return None, None, channel
     form = await session.get(FormRecord, form_key, with_for_update=True)
-    return form, form_key
+    return form, form_key, channel
 
 
 async def _earlier_acceptance(session: AsyncSession, settings: IntakeSettings, request: RawRequest) -> uuid.UUID | None:
@@ -305,6 +311,7 @@ def build_inquiry(
     form_key: str | None,
     round_robin: dict[str, Any],
     settings: IntakeSettings,
+    channel_department: str | None = None,
 ) -> tuple[IntakeRequest, RoutingDecision]:
     """Normalize what an adapter read, apply the form's mapping and routing, and build the accepted inquiry."""
     region = settings.default_phone_region
@@ -333,6 +340,7 @@ def build_inquiry(
         config,
         RoutingContext(fields=fields, utm=parsed.utm, source=adapter.source, channel=channel, form_key=form_key),
         round_robin,
+        channel_department=channel_department,
     )
     who = contact.name or contact.email or contact.phone or "unknown sender"
     title = mapped.get("deal.title") or (f"{parsed.subject}: {who}" if parsed.subject else None)
@@ -350,6 +358,7 @@ def build_inquiry(
         pipeline_key=decision.pipeline_key,
         stage_key=decision.stage_key,
         owner_id=decision.owner_id,
+        department=decision.department,
         routing_reason=decision.reason,
         delivery_id=parsed.delivery_id,
         custom_fields={key[len("custom.") :]: value for key, value in mapped.items() if key.startswith("custom.")},

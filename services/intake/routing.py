@@ -1,4 +1,4 @@
-"""Routing: which pipeline, stage and owner an inquiry gets, and why."""
+"""Routing: which pipeline, stage, owner and department an inquiry gets, and why."""
 
 from __future__ import annotations
 
@@ -28,12 +28,24 @@ class RoutingDecision:
     stage_key: str | None
     owner_id: str | None
     reason: str
+    department: str | None = None
 
 
-def route(config: FormConfig | None, context: RoutingContext, round_robin: dict[str, Any]) -> RoutingDecision:
-    """Apply the first matching rule over the form's defaults; advance ``round_robin`` when it picks an owner."""
+def route(
+    config: FormConfig | None,
+    context: RoutingContext,
+    round_robin: dict[str, Any],
+    *,
+    channel_department: str | None = None,
+) -> RoutingDecision:
+    """Apply the first matching rule over the form's defaults; advance ``round_robin`` when it picks an owner.
+
+    The department comes from the matching rule, else from the channel (``channel_department``), else
+    from the form. None leaves the choice to CRM's default department of inquiry deals.
+    """
     if config is None:
-        return RoutingDecision(None, None, None, "no form settings: CRM's default pipeline")
+        return RoutingDecision(None, None, None, "no form settings: CRM's default pipeline", channel_department)
+    default_department = channel_department or config.department
     for rule in config.rules:
         if all(_holds(condition, context) for condition in rule.when):
             owner = _owner(rule.owner or config.owner, round_robin, f"rule:{rule.name}" if rule.owner else "form")
@@ -42,9 +54,14 @@ def route(config: FormConfig | None, context: RoutingContext, round_robin: dict[
                 rule.stage_key or (config.stage_key if rule.pipeline_key is None else None),
                 owner,
                 f"rule {rule.name!r}",
+                rule.department or default_department,
             )
     return RoutingDecision(
-        config.pipeline_key, config.stage_key, _owner(config.owner, round_robin, "form"), "form settings"
+        config.pipeline_key,
+        config.stage_key,
+        _owner(config.owner, round_robin, "form"),
+        "form settings",
+        default_department,
     )
 
 

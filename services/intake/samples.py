@@ -49,6 +49,7 @@ BUILT_CHANNELS: dict[str, dict[str, Any]] = {
 DEMO_FORM: dict[str, Any] = {
     "title": "Demo requests",
     "pipeline_key": "sales",
+    "department": "sales",
     "owner": {"mode": "round_robin", "group": ["u-anna", "u-boris"]},
     "rules": [
         {
@@ -70,7 +71,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "email": "lead.test+typeform@example.com",
             "email_as_entered": "Lead.Test+typeform@Example.COM",
         },
-        "routing": {"pipeline_key": "b2b", "stage_key": "Qualification", "owner_id": "u-anna"},
+        "routing": {"pipeline_key": "b2b", "stage_key": "Qualification", "owner_id": "u-anna", "department": "sales"},
     },
     "RI-02": {
         "status": "accepted",

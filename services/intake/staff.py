@@ -192,6 +192,12 @@ class ChannelConfig(BaseModel):
     )
     verify_token: str | None = Field(default=None, max_length=1000, description="WhatsApp's handshake token.")
     form_key: str | None = Field(default=None, max_length=100, description="Form whose mapping and routing apply.")
+    department: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Department of the channel's deals. A matching routing rule's department wins over it, "
+        "and it wins over the form's.",
+    )
     settings: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings, such as maildir.")
     enabled: bool = True
 
@@ -210,6 +216,7 @@ def _channel_view(channel: ChannelRecord) -> dict[str, Any]:
         "has_secret": bool(channel.secret),
         "has_verify_token": bool(channel.verify_token),
         "form_key": channel.form_key,
+        "department": channel.department,
         "settings": channel.settings,
         "enabled": channel.enabled,
         "webhook_path": f"/intake/{channel.key}",
@@ -248,6 +255,7 @@ async def put_channel(request: Request, channel_key: Key, config: ChannelConfig,
         if config.verify_token is not None:
             channel.verify_token = config.verify_token
         channel.form_key = config.form_key
+        channel.department = config.department
         channel.settings = config.settings
         channel.enabled = config.enabled
         channel.updated_at = utcnow()

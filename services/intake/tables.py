@@ -92,6 +92,9 @@ class ChannelRecord(Base):
     secret: Mapped[str | None] = mapped_column(Text, doc="Signing secret, secret token or application token.")
     verify_token: Mapped[str | None] = mapped_column(Text, doc="WhatsApp's verification handshake token.")
     form_key: Mapped[str | None] = mapped_column(String(100), doc="Form whose mapping and routing apply.")
+    department: Mapped[str | None] = mapped_column(
+        String(255), default=None, doc="Department of the channel's deals, unless a routing rule names one."
+    )
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,11 +23,28 @@ HIGHLIGHT_FIELDS = ("title", "names", "body")
 SORT: list[dict[str, Any]] = [{"_score": "desc"}, {"uid": "asc"}]
 
 
-def access_filter(user: Principal) -> dict[str, Any]:
-    """Return the filter of records ``user`` may read.
+#: Domains whose ``workgroups`` field grants read access to the workgroup's members: a task's own
+#: workgroup (tasks service) and a document's (documents service). On CRM records a workgroup only
+#: narrows the department's access instead.
+WORKGROUP_READER_DOMAINS = ("task", "document")
+#: Domains whose ``department`` field grants nothing: the tasks service stores the owner's department on
+#: a task but lets only its participants, workgroup and the readers of its deal see it.
+NO_DEPARTMENT_DOMAINS = ("task",)
 
-    Those are the user's own, their department's and workgroups', public ones, and the tasks of deals
-    that the user may read in one of these ways.
+
+def access_filter(user: Principal) -> dict[str, Any]:
+    """Return the filter of records ``user`` may read, deciding as the service that owns each record.
+
+    A record is readable by its listed users, by everyone when public, and by its department. A record
+    with a workgroup is readable by the department only for members of that workgroup, as CRM's
+    ``department`` level decides. Tasks and documents are also readable by every member of their own
+    workgroup. A task, conversation or client legal entity is also readable by the readers of its deal
+    or company (the ``linked_*`` fields), under the same department and workgroup rule.
+
+    NOTE: search reads only the role names in the token, not CRM's configured ``ACCESS_ROLES``, so it applies the
+    default ``employee`` read level (``department``) to every user but admins. A user whose roles give
+    a wider level in CRM (the default ``head`` role reads ``all``) finds fewer records here than CRM
+    shows, and a narrower configured level would let search show more than CRM does.
     """
     if user.is_admin:
         return {"match_all": {}}
@@ -37,12 +54,37 @@ def access_filter(user: Principal) -> dict[str, Any]:
         {"term": {"public": True}},
     ]
     if user.department:
-        allowed.append({"term": {"department": user.department}})
-        allowed.append({"term": {"linked_department": user.department}})
+        own_department = _department_clause(user, "department", "workgroups")
+        own_department["bool"]["must_not"] = [{"terms": {"type": list(NO_DEPARTMENT_DOMAINS)}}]
+        allowed.append(own_department)
+        allowed.append(_department_clause(user, "linked_department", "linked_workgroups"))
     if user.workgroups:
-        allowed.append({"terms": {"workgroups": user.workgroups}})
-        allowed.append({"terms": {"linked_workgroups": user.workgroups}})
+        allowed.append(
+            {
+                "bool": {
+                    "filter": [
+                        {"terms": {"type": list(WORKGROUP_READER_DOMAINS)}},
+                        {"terms": {"workgroups": user.workgroups}},
+                    ]
+                }
+            }
+        )
     return {"bool": {"should": allowed, "minimum_should_match": 1}}
+
+
+def _department_clause(user: Principal, department_field: str, workgroup_field: str) -> dict[str, Any]:
+    """Match records of the user's department that have no workgroup or one the user is a member of."""
+    member: list[dict[str, Any]] = [{"bool": {"must_not": [{"exists": {"field": workgroup_field}}]}}]
+    if user.workgroups:
+        member.append({"terms": {workgroup_field: user.workgroups}})
+    return {
+        "bool": {
+            "filter": [
+                {"term": {department_field: user.department}},
+                {"bool": {"should": member, "minimum_should_match": 1}},
+            ]
+        }
+    }
 
 
 def text_query(text: str) -> dict[str, Any]:

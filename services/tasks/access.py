@@ -1,7 +1,7 @@
 """Access rules for tasks, and how linked CRM records appear to a user who may not read them.
 
 A user may see a task when they are an admin, its creator, owner or observer, a member of its workgroup,
-or may read its deal (the deal's owner, department or workgroup). ``visible_tasks`` states the same
+or may read its deal as CRM decides (see :func:`domain.may_read_record`). ``visible_tasks`` states the same
 rules in SQL for lists and counters, and must change together with :func:`domain.visibility_grant`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
@@ -22,7 +22,9 @@ from services.tasks.tables import CompanyReference, ContactReference, DealRefere
 TASK_RESTRICTED_REASON = (
     "you are not the task's creator, owner or observer, not a member of its workgroup, and may not read its deal"
 )
-RECORD_RESTRICTED_REASON = "you are not its owner and not in its department or workgroup"
+RECORD_RESTRICTED_REASON = (
+    "you are neither its owner nor a member of its department, and of its workgroup when it has one"
+)
 
 
 def may_read_deal(user: Principal, deal: DealReference | None) -> bool:
@@ -107,17 +109,20 @@ def visible_tasks(user: Principal) -> ColumnElement[bool]:
     if user.workgroups:
         conditions.append(Task.workgroup.in_(user.workgroups))
 
+    # The SQL form of domain.may_read_record: the deal's owner, or its department, narrowed to the
+    # members of the deal's workgroup when it has one.
     deal_readers: list[ColumnElement[bool]] = [DealReference.owner_id == user.user_id]
     if user.department:
-        deal_readers.append(DealReference.department == user.department)
-    if user.workgroups:
-        deal_readers.append(DealReference.workgroup.in_(user.workgroups))
+        member: ColumnElement[bool] = DealReference.workgroup.is_(None)
+        if user.workgroups:
+            member = or_(member, DealReference.workgroup.in_(user.workgroups))
+        deal_readers.append(and_(DealReference.department == user.department, member))
     conditions.append(
         exists(
             select(DealReference.deal_id).where(
                 DealReference.deal_id == Task.deal_id,
                 DealReference.deleted.is_(False),
-                or_(*deal_readers) if deal_readers else false(),
+                or_(*deal_readers),
             )
         )
     )

@@ -176,13 +176,20 @@ def follow_deal(current: ClientReference, deal: DealClient) -> ClientReference:
 
 
 def may_read_record(user: Principal, owner_id: str | None, department: str | None, workgroup: str | None) -> bool:
-    """Return whether ``user`` may read a CRM record: admins, its owner, its department and its workgroup."""
-    return (
-        user.is_admin
-        or (owner_id is not None and owner_id == user.user_id)
-        or (department is not None and department == user.department)
-        or (workgroup is not None and workgroup in user.workgroups)
-    )
+    """Return whether ``user`` may read a CRM record, deciding as CRM does under its default roles.
+
+    Admins and the owner may read it, and so may the members of its department, but when the record
+    has a workgroup only those department members who also belong to that workgroup. Membership of the
+    workgroup alone grants nothing.
+
+    NOTE: the tasks service reads only the role names in the token, not CRM's configured ``ACCESS_ROLES``, so this is
+    the default ``employee`` read level (``department``). Users whose roles reach further in CRM (the
+    default ``head`` role reads ``all``) see less here, and a narrower configured level sees more.
+    """
+    if user.is_admin or (owner_id is not None and owner_id == user.user_id):
+        return True
+    same_department = department is not None and department == user.department
+    return same_department and (workgroup is None or workgroup in user.workgroups)
 
 
 def roles_of(user: Principal, creator_id: str, owner_id: str) -> set[TaskRole]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 
+from servicekit.db import OutboxMessage
 from services.intake.handlers import process_pending
 from services.intake.maildir import poll_maildirs
 from tests.intake_support import (
@@ -109,6 +112,70 @@ async def test_mapping_custom_fields_and_windows_1251(intake: Intake) -> None:
     view = await _processed(intake, answer.json()["request_id"])
     assert view["status"] == "accepted"
     assert view["summary"]["contact"] == {"name": "Мария Тестова", "phone": "+79990000022"}
+
+
+async def _accepted_department(intake: Intake, request_id: str) -> str | None:
+    """Return the department on the request's ``intake.request.accepted`` event in the outbox."""
+    async with intake.runtime.sessionmaker() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == request_id))
+    assert row is not None, f"no accepted event for request {request_id}"
+    event = json.loads(row.payload)
+    assert event["event_type"] == "intake.request.accepted"
+    department: str | None = event["data"]["department"]
+    return department
+
+
+async def test_form_and_rule_department_on_event(intake: Intake) -> None:
+    routed = {
+        **FORM,
+        "department": "sales",
+        "rules": [
+            {"name": "partners", "when": [{"on": "utm", "key": "source", "value": "partner"}], "department": "b2b"}
+        ],
+    }
+    answer = await intake.client.put("/staff/forms/quote", json=routed, headers=bearer())
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["department"] == "sales"
+
+    plain = await intake.client.post("/forms/quote", **_form(fio="Anna", tel="+7 999 000 00 31"))
+    partner = await intake.client.post(
+        "/forms/quote", **_form(fio="Boris", tel="+7 999 000 00 32", utm_source="partner")
+    )
+    plain_view = await _processed(intake, plain.json()["request_id"])
+    partner_view = await _processed(intake, partner.json()["request_id"])
+
+    assert plain_view["summary"]["routing"]["department"] == "sales"
+    assert partner_view["summary"]["routing"]["department"] == "b2b"
+    assert await _accepted_department(intake, plain.json()["request_id"]) == "sales"
+    assert await _accepted_department(intake, partner.json()["request_id"]) == "b2b"
+
+
+async def test_form_without_department_leaves_it_empty(intake: Intake) -> None:
+    answer = await intake.client.post("/forms/quote", **_form(fio="Anna", tel="+7 999 000 00 33"))
+    await _processed(intake, answer.json()["request_id"])
+
+    assert await _accepted_department(intake, answer.json()["request_id"]) is None
+
+
+async def test_channel_department_on_event(intake: Intake) -> None:
+    admin = bearer()
+    form = {**FORM, "department": "sales"}
+    assert (await intake.client.put("/staff/forms/quote", json=form, headers=admin)).status_code == 200
+    channel = {"kind": "jotform", "secret": URL_TOKEN, "form_key": "quote", "department": "support"}
+    saved = await intake.client.put("/staff/channels/jotform", json=channel, headers=admin)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["department"] == "support"
+    assert (await intake.client.get("/staff/channels/jotform", headers=admin)).json()["department"] == "support"
+
+    content_type, body = jotform_body()
+    jot = await intake.client.post(
+        "/intake/jotform", params={"token": URL_TOKEN}, content=body, headers={"Content-Type": content_type}
+    )
+    assert jot.status_code == 200, jot.text
+    view = await _processed(intake, jot.json()["request_id"])
+
+    assert view["status"] == "accepted", view
+    assert await _accepted_department(intake, jot.json()["request_id"]) == "support"
 
 
 async def test_honeypot_marks_spam(intake: Intake) -> None:

@@ -98,6 +98,74 @@ async def test_task_follows_its_deal_readers(servers: Servers, search_service: S
     assert await task_total(SALES) == 0
 
 
+ALICE = Principal(user_id="u-alice", department="sales")
+EVE = Principal(user_id="u-eve", department="support", workgroups=["wg-x"])
+CAROL = Principal(user_id="u-carol", department="sales", workgroups=["wg-x"])
+DAVE = Principal(user_id="u-dave", department="marketing")
+
+
+async def test_workgroup_deal_needs_membership(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    deal_id = uuid.uuid4()
+    scoped = deal(f"Tender {marker}", deal_id=deal_id, department="sales", owner_id="u-dave", workgroup="wg-x")
+    linked = task(f"Tender brief {marker}", owner_id="u-owner", deal_id=deal_id)
+    await publish(servers.kafka, search_service.topic(Topic.CRM_DEALS), [scoped])
+    await publish(servers.kafka, search_service.topic(Topic.TASKS_TASKS), [linked])
+    await indexed_total(search_service, ADMIN, marker, 2)
+
+    async def counts(user: Principal) -> dict[str, int]:
+        page = (await search_service.get("/search", user, q=marker)).json()
+        return dict(page.get("counts", {}))
+
+    async def suggested(user: Principal) -> list[str]:
+        page = (await search_service.get("/suggest", user, q=f"Tender {marker}")).json()
+        return [item["title"] for item in page["items"]]
+
+    async def member_sees_both() -> bool:
+        return await counts(CAROL) == {"deal": 1, "task": 1}
+
+    # The task takes the deal's readers once search has stored them, which may come after the task.
+    await eventually(member_sees_both, timeout=30)
+
+    # The department alone (alice) and the workgroup alone (eve) are not enough, as in CRM.
+    assert await counts(ALICE) == {}
+    assert await counts(EVE) == {}
+    assert await suggested(ALICE) == []
+    assert await suggested(EVE) == []
+    assert await counts(DAVE) == {"deal": 1, "task": 1}
+    assert await counts(Principal(user_id="u-owner")) == {"task": 1}
+
+
+async def test_workgroup_company_hides_entity(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    client = company(f"Ромашка {marker}", department="sales", workgroup="wg-x")
+    entity = legal_entity(f"ООО «Ромашка» {marker}", "7707083893", company_id=client.aggregate_id)
+    await publish(servers.kafka, search_service.topic(Topic.CRM_COMPANIES), [client])
+    await publish(servers.kafka, search_service.topic(Topic.CRM_LEGAL_ENTITIES), [entity])
+    await indexed_total(search_service, ADMIN, marker, 2)
+
+    async def entity_total(user: Principal) -> int:
+        page = (await search_service.get("/search", user, q=marker, types="legal_entity")).json()
+        return int(page["total"])
+
+    await eventually(lambda: entity_total(CAROL), timeout=30)
+    assert await entity_total(ALICE) == 0
+    assert await entity_total(EVE) == 0
+    assert (await search_service.get("/search", ALICE, q=marker)).json()["total"] == 0
+
+
+async def test_task_department_grants_nothing(servers: Servers, search_service: SearchService) -> None:
+    marker = uuid.uuid4().hex[:8]
+    owned = task(f"Invoice check {marker}", owner_id="u-sales", department="sales")
+    grouped = task(f"Invoice draft {marker}", owner_id="u-owner", workgroup="wg-x")
+    await publish(servers.kafka, search_service.topic(Topic.TASKS_TASKS), [owned, grouped])
+    await indexed_total(search_service, ADMIN, marker, 2)
+
+    assert (await search_service.get("/search", ALICE, q=marker)).json()["total"] == 0
+    eve_titles = [item["title"] for item in (await search_service.get("/search", EVE, q=marker)).json()["items"]]
+    assert eve_titles == [grouped.data.task.title]
+
+
 async def test_legal_entity_follows_its_company(servers: Servers, search_service: SearchService) -> None:
     marker = uuid.uuid4().hex[:8]
     client = company(f"Ромашка {marker}", department="sales")

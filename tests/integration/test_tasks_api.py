@@ -589,7 +589,7 @@ async def test_counters_hide_invisible_tasks(api: TasksApi) -> None:
 async def _task_for_access(api: TasksApi) -> tuple[str, Client]:
     client = await seed_deal(api, owner_id="u-deal-owner", department="sales", workgroup="wg-deal")
     response = await api.create(
-        bearer("u-creator", department="sales"),
+        bearer("u-creator", department="sales", workgroups=["wg-deal"]),
         client={"deal_id": str(client.deal_id)},
         owner_id="u-owner",
         observer_ids=["u-observer"],
@@ -607,8 +607,7 @@ async def _task_for_access(api: TasksApi) -> tuple[str, Client]:
         ("observer", bearer("u-observer")),
         ("workgroup member", bearer("u-member", workgroups=["wg-task"])),
         ("deal owner", bearer("u-deal-owner")),
-        ("deal department", bearer("u-seller", department="sales")),
-        ("deal workgroup", bearer("u-deal-member", workgroups=["wg-deal"])),
+        ("deal department and workgroup", bearer("u-seller", department="sales", workgroups=["wg-deal"])),
         ("admin", bearer("u-admin", roles=["admin"])),
     ],
 )
@@ -644,6 +643,57 @@ async def test_outsider_gets_restricted(api: TasksApi) -> None:
     assert completed.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("case", "user"),
+    [
+        ("department only", bearer("u-alice", department="sales")),
+        ("workgroup only", bearer("u-eve", department="support", workgroups=["wg-x"])),
+    ],
+)
+async def test_workgroup_deal_needs_membership(api: TasksApi, case: str, user: dict[str, str]) -> None:
+    client = await seed_deal(api, owner_id="u-dave", department="sales", workgroup="wg-x", title="Tender wg-x")
+    created = await api.create(
+        ADMIN,
+        client={"deal_id": str(client.deal_id)},
+        owner_id="u-owner",
+        title="Tender brief",
+        expected_result="Signed brief",
+    )
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+
+    response = await api.http.get(f"/tasks/{task_id}", headers=user)
+    listed = await api.http.get("/tasks", params={"deal_id": str(client.deal_id)}, headers=user)
+    counters = await api.http.get("/tasks/counters", params={"deal_id": str(client.deal_id)}, headers=user)
+    linked = await api.create(user, client={"deal_id": str(client.deal_id)}, owner_id="u-owner")
+
+    assert response.status_code == 403, f"{case}: {response.text}"
+    assert response.json()["status"] == "restricted"
+    assert "Tender" not in response.text
+    assert "Signed brief" not in response.text
+    assert listed.json() == {"total": 0, "items": []}
+    assert counters.json()["open"] == 0
+    assert linked.status_code == 403
+    assert linked.json()["owner"] == "u-dave"
+
+
+async def test_workgroup_deal_reference_restricted(api: TasksApi) -> None:
+    client = await seed_deal(api, owner_id="u-dave", department="sales", workgroup="wg-x", title="Tender wg-x")
+    created = await api.create(ADMIN, client={"deal_id": str(client.deal_id)}, owner_id="u-alice")
+    task_id = created.json()["id"]
+
+    alice = await api.http.get(f"/tasks/{task_id}", headers=bearer("u-alice", department="sales"))
+    member = await api.http.get(f"/tasks/{task_id}", headers=bearer("u-carol", department="sales", workgroups=["wg-x"]))
+
+    assert alice.status_code == 200, alice.text
+    assert alice.json()["client"]["deal"]["status"] == "restricted"
+    assert alice.json()["client"]["deal"]["owner"] == "u-dave"
+    assert "Tender wg-x" not in alice.text
+    assert member.status_code == 200, member.text
+    assert member.json()["client"]["deal"]["status"] == "available"
+    assert member.json()["client"]["deal"]["title"] == "Tender wg-x"
+
+
 async def test_missing_and_deleted_statuses_differ(api: TasksApi) -> None:
     task = (await api.create(CREATOR, owner_id="u-owner")).json()
     by_owner = await api.http.delete(f"/tasks/{task['id']}", headers=OWNER)
@@ -676,7 +726,7 @@ async def test_hidden_deal_and_client_are_restricted_references(api: TasksApi) -
     assert refs["deal"] == {
         "id": str(client.deal_id),
         "status": "restricted",
-        "reason": "you are not its owner and not in its department or workgroup",
+        "reason": "you are neither its owner nor a member of its department, and of its workgroup when it has one",
         "owner": "u-deal-owner",
     }
     assert refs["company"]["status"] == "restricted"
@@ -686,7 +736,8 @@ async def test_hidden_deal_and_client_are_restricted_references(api: TasksApi) -
     assert "Website redesign" not in response.text
     assert "Ромашка" not in response.text
 
-    seller = (await api.http.get(f"/tasks/{task_id}", headers=bearer("u-seller", department="sales"))).json()
+    seller_headers = bearer("u-seller", department="sales", workgroups=["wg-deal"])
+    seller = (await api.http.get(f"/tasks/{task_id}", headers=seller_headers)).json()
     assert seller["client"]["deal"] == {
         "id": str(client.deal_id),
         "status": "available",

@@ -228,6 +228,33 @@ def test_routing_rules_choose_pipeline_stage_and_owner_in_turn() -> None:
     assert (default.pipeline_key, default.owner_id, default.reason) == ("sales", "u-default", "form settings")
 
 
+def test_routing_department_rule_channel_form() -> None:
+    config = FormConfig.model_validate(
+        {
+            "department": "sales",
+            "rules": [
+                {"name": "partners", "when": [{"on": "utm", "key": "source", "value": "partner"}], "department": "b2b"},
+                {"name": "chat", "when": [{"on": "channel", "value": "telegram"}], "stage_key": "Chat"},
+            ],
+        }
+    )
+
+    def decide(utm: dict[str, str], channel_department: str | None = None, channel: str | None = None) -> str | None:
+        context = RoutingContext(fields={}, utm=utm, source="form", channel=channel, form_key="f")
+        return route(config, context, {}, channel_department=channel_department).department
+
+    assert decide({}) == "sales"
+    assert decide({}, channel_department="support") == "support"
+    assert decide({"utm_source": "partner"}, channel_department="support") == "b2b"
+    assert decide({}, channel_department="support", channel="telegram") == "support"
+    assert decide({}, channel="telegram") == "sales"
+    assert (
+        route(None, RoutingContext({}, {}, "channel", "telegram", None), {}, channel_department="ops").department
+        == "ops"
+    )
+    assert route(None, RoutingContext({}, {}, "channel", "telegram", None), {}).department is None
+
+
 def test_inquiry_drops_nul_and_clips_contact() -> None:
     from datetime import UTC, datetime
     from uuid import uuid4

@@ -102,9 +102,19 @@ def test_user_filter_lists_each_grant() -> None:
     user = Principal(user_id="u-1", department="sales", workgroups=["wg-1"])
     allowed = access_filter(user)["bool"]["should"]
     assert {"term": {"access_users": "u-1"}} in allowed
-    assert {"term": {"department": "sales"}} in allowed
-    assert {"terms": {"workgroups": ["wg-1"]}} in allowed
+    assert {"term": {"linked_users": "u-1"}} in allowed
     assert {"term": {"public": True}} in allowed
+    assert len(allowed) == 6
+
+
+def test_user_filter_department_needs_membership() -> None:
+    user = Principal(user_id="u-1", department="sales", workgroups=["wg-1"])
+    department = access_filter(user)["bool"]["should"][3]["bool"]
+    assert {"term": {"department": "sales"}} in department["filter"]
+    member = department["filter"][1]["bool"]["should"]
+    assert {"bool": {"must_not": [{"exists": {"field": "workgroups"}}]}} in member
+    assert {"terms": {"workgroups": ["wg-1"]}} in member
+    assert department["must_not"] == [{"terms": {"type": ["task"]}}]
 
 
 def test_filter_inside_query_and_aggregation() -> None:

@@ -173,14 +173,20 @@ def test_visibility_grant(user: Principal, deal_readable: bool, grant: str | Non
     ("user", "readable"),
     [
         (Principal(user_id="u-1"), True),
-        (Principal(user_id="u-2", department="sales"), True),
-        (Principal(user_id="u-3", workgroups=["wg"]), True),
+        (Principal(user_id="u-2", department="sales", workgroups=["wg"]), True),
+        (Principal(user_id="u-2", department="sales"), False),
+        (Principal(user_id="u-3", workgroups=["wg"]), False),
+        (Principal(user_id="u-3", department="ops", workgroups=["wg"]), False),
         (Principal(user_id="u-4", roles=["admin"]), True),
         (Principal(user_id="u-5", department="ops", workgroups=["other"]), False),
     ],
 )
 def test_record_read_rule(user: Principal, readable: bool) -> None:
     assert domain.may_read_record(user, "u-1", "sales", "wg") is readable
+
+
+def test_record_without_workgroup_readable_by_department() -> None:
+    assert domain.may_read_record(Principal(user_id="u-2", department="sales"), "u-1", "sales", None)
 
 
 def test_record_without_owner_is_hidden() -> None:

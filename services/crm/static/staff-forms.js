@@ -152,7 +152,7 @@ const cwf = (() => {
   }
 
   function requestStatusText(request) {
-    const owner = (request.owner && request.owner.id) || "the owner";
+    const owner = (request.owner && request.owner.id) || "an administrator";
     const when = new Date(request.created_at).toLocaleString();
     return "Access requested from " + owner + " on " + when + "; waiting for a decision.";
   }

@@ -99,8 +99,11 @@ const cw = (() => {
   // A linked record the user may not read: never its content, only why and whom to ask.
   // The element carries the record's type and id so a page can offer an access request.
   function restricted(reference) {
+    // The tasks service names the owner by id alone and CRM as an object. A record without an owner
+    // is for admins to open, because they see every access request.
     const owner = reference.owner || {};
-    const ownerName = owner.name || owner.user_id || owner.id || "its owner";
+    const ownerName =
+      typeof owner === "string" ? owner : owner.name || owner.user_id || owner.id || "an administrator";
     return el(
       "span",
       {
