@@ -17,6 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.errors import ServiceError, ValidationFailed
 from servicekit.logs import log_context, new_traceparent
+from servicekit.request_limits import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    BodySizeLimit,
+    RequestTooLarge,
+    has_own_body_limit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +31,11 @@ ReadyCheck = Callable[[], Awaitable[None]]
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def install_conventions(app: FastAPI, service: str) -> None:
-    """Add the correlation middleware and the error handlers to ``app``."""
+def install_conventions(app: FastAPI, service: str, *, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
+    """Add the body size limit, the correlation middleware and the error handlers to ``app``."""
+
+    # Added first, so it runs inside the correlation middleware and its 413 is logged and correlated.
+    app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -61,6 +70,10 @@ def install_conventions(app: FastAPI, service: str) -> None:
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
+    @app.exception_handler(RequestTooLarge)
+    async def request_too_large(_request: Request, exc: RequestTooLarge) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=413)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -91,8 +104,11 @@ def install_conventions(app: FastAPI, service: str) -> None:
 async def reject_nul_characters(request: Request) -> None:
     """Reject a JSON body with a NUL character in a string, which PostgreSQL cannot store in text.
 
-    Only JSON bodies are read here; streamed uploads keep their own checks.
+    Only JSON bodies are read here, and never past the body size limit. Routes marked with
+    ``own_body_limit`` (streamed uploads, intake's raw requests) are skipped and keep their own checks.
     """
+    if has_own_body_limit(request.scope.get("endpoint")):
+        return
     if not request.headers.get("content-type", "").startswith("application/json"):
         return
     body = await request.body()

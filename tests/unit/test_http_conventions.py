@@ -1,9 +1,12 @@
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 
 from servicekit.http import install_conventions, reject_nul_characters
+from servicekit.request_limits import own_body_limit
 
 pytestmark = pytest.mark.unit
 
@@ -13,13 +16,28 @@ class Note(BaseModel):
     tags: list[str] = []
 
 
+LIMIT = 4096
+
+
 def make_app() -> FastAPI:
     app = FastAPI(dependencies=[Depends(reject_nul_characters)])
-    install_conventions(app, "test")
+    install_conventions(app, "test", max_request_bytes=LIMIT)
 
     @app.post("/notes")
     async def post_note(note: Note) -> Note:
         return note
+
+    @app.post("/raw")
+    async def post_raw(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    @app.post("/uploads")
+    @own_body_limit
+    async def post_upload(request: Request) -> dict[str, int]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return {"size": size}
 
     @app.get("/boom")
     async def boom() -> None:
@@ -61,3 +79,61 @@ async def test_malformed_json_uses_project_error_shape() -> None:
     response = await post(make_app(), "/notes", content=b"{oops", headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_request"
+
+
+class CountingBody:
+    """A chunked request body of ``chunks`` chunks of 1 KiB that counts how many were sent."""
+
+    def __init__(self, chunks: int, first: bytes = b'{"title": "x"') -> None:
+        self.chunks = chunks
+        self.first = first
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for index in range(self.chunks):
+            self.sent += 1
+            yield self.first if index == 0 else b" " * 1024
+
+
+async def test_declared_length_over_limit_is_413() -> None:
+    body = b'{"title": "x"' + b" " * LIMIT + b"}"
+    response = await post(make_app(), "/notes", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert response.json()["max_bytes"] == LIMIT
+    assert f"{len(body)} bytes exceeds the limit of {LIMIT} bytes" in response.json()["message"]
+    assert response.headers["X-Correlation-ID"]
+
+
+async def test_chunked_json_stops_at_limit() -> None:
+    body = CountingBody(1000)
+    response = await post(make_app(), "/notes", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert response.json()["max_bytes"] == LIMIT
+    assert body.sent <= LIMIT // 1024 + 2, f"{body.sent} chunks of 1 KiB were read past a limit of {LIMIT} bytes"
+
+
+async def test_chunked_nul_check_stops_at_limit() -> None:
+    body = CountingBody(1000, first=b'{"title": "\\u0000"')
+    response = await post(make_app(), "/raw", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert body.sent <= LIMIT // 1024 + 2, f"{body.sent} chunks of 1 KiB were read past a limit of {LIMIT} bytes"
+
+
+async def test_chunked_body_within_limit_passes() -> None:
+    body = CountingBody(3)
+    response = await post(make_app(), "/raw", content=body, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 200
+    assert response.json() == {"size": 13 + 2 * 1024}
+
+
+async def test_own_body_limit_route_is_not_counted() -> None:
+    body = b"\x00" * (LIMIT * 4)
+    headers = {"Content-Type": "application/json"}
+    declared = await post(make_app(), "/uploads", content=body, headers=headers)
+    chunked = await post(make_app(), "/uploads", content=CountingBody(20), headers=headers)
+    assert declared.status_code == 200
+    assert declared.json() == {"size": LIMIT * 4}
+    assert chunked.status_code == 200
+    assert chunked.json() == {"size": 13 + 19 * 1024}
