@@ -60,7 +60,7 @@ class RequestTooLarge(StarletteHTTPException):
 
 
 class BodySizeLimit:
-    """ASGI middleware that answers 413 once a request body exceeds ``max_bytes``.
+    """ASGI middleware that rejects a request with 413 once its body exceeds ``max_bytes``.
 
     The check runs when the app first receives the body, because only then has the router put the
     matched endpoint into the scope. A declared ``Content-Length`` over the limit is rejected at that
