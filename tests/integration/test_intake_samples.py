@@ -203,13 +203,14 @@ async def test_signed_typeform_with_nul_is_stored(intake: Intake) -> None:
     assert b"\\u0000" in body
     headers = {"Typeform-Signature": typeform_signature(TYPEFORM_SECRET, body)}
 
-    answer = await _post(intake, "/intake/typeform", body, "application/json", headers)
+    answer = await _post(intake, "/intake/typeform?campaign=a%00b", body, "application/json", headers)
     assert answer.status_code == 200, answer.text
     request_id = answer.json()["request_id"]
     async with intake.runtime.sessionmaker() as session:
         stored = await session.get(RawRequest, uuid.UUID(request_id))
     assert stored is not None
     assert stored.body == body
+    assert stored.query == "campaign=a%00b"
 
     await process_pending(intake.runtime.sessionmaker, intake.settings)
     view = await _view(intake, request_id)

@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 
 from servicekit.http import install_conventions, reject_nul_characters
-from servicekit.request_limits import own_body_limit
+from servicekit.request_limits import accepts_nul_characters, own_body_limit
 
 pytestmark = pytest.mark.unit
 
@@ -30,6 +30,17 @@ def make_app() -> FastAPI:
     @app.post("/raw")
     async def post_raw(request: Request) -> dict[str, int]:
         return {"size": len(await request.body())}
+
+    @app.get("/notes/{note_id}")
+    async def get_note(note_id: str, owner_id: str | None = None) -> dict[str, str | None]:
+        return {"note_id": note_id, "owner_id": owner_id}
+
+    @app.post("/raw-requests/{key}")
+    @own_body_limit
+    @accepts_nul_characters
+    async def post_raw_request(request: Request, key: str) -> dict[str, str]:
+        body = await request.body()
+        return {"key": key, "query": str(request.query_params), "body": body.decode()}
 
     @app.post("/uploads")
     @own_body_limit
@@ -57,6 +68,43 @@ async def test_nul_in_json_names_the_field() -> None:
     assert response.json()["errors"] == [
         {"field": "body.tags.1", "reason": "contains a NUL character, which cannot be stored"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "reason"),
+    [
+        ("/notes/n1?owner_id=%00", "query.owner_id", "contains a NUL character, which cannot be stored"),
+        ("/notes/n1?owner_id=u1&owner_id=a%00b", "query.owner_id", "contains a NUL character, which cannot be stored"),
+        ("/notes/n%001", "path.note_id", "contains a NUL character, which cannot be stored"),
+        (
+            "/notes/n1?own%00er_id=u1",
+            "query.owner_id",
+            "the parameter name contains a NUL character, which cannot be stored",
+        ),
+    ],
+)
+async def test_nul_in_parameter_is_422(path: str, field: str, reason: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app()), base_url="http://test") as client:
+        response = await client.get(path)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_failed"
+    assert response.json()["errors"] == [{"field": field, "reason": reason}]
+    assert response.json()["message"].startswith(f"invalid request: {field}: ")
+
+
+async def test_clean_parameters_pass() -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app()), base_url="http://test") as client:
+        response = await client.get("/notes/n1?owner_id=%D0%90%201")
+    assert response.status_code == 200
+    assert response.json() == {"note_id": "n1", "owner_id": "А 1"}
+
+
+async def test_route_accepting_nul_passes() -> None:
+    body = b'{"name": "a\\u0000b"}'
+    headers = {"Content-Type": "application/json"}
+    response = await post(make_app(), "/raw-requests/k%00?token=%00", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"key": "k\x00", "query": "token=%00", "body": body.decode()}
 
 
 async def test_clean_json_passes() -> None:

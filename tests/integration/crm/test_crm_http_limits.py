@@ -1,10 +1,10 @@
-"""The shared request limits as the CRM applies them."""
+"""The shared request limits as the CRM applies them: body size and NUL characters in parameters."""
 
 from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.crm.conftest import ADMIN, Crm
+from tests.integration.crm.conftest import ADMIN, Crm, create
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +43,20 @@ async def test_padded_deal_within_limit_is_201(crm: Crm) -> None:
     response = await crm.client.post("/deals", content=body, headers=headers)
     assert response.status_code == 201, response.text
     assert response.json()["title"] == "x"
+
+
+async def test_nul_in_deal_filter_is_422(crm: Crm) -> None:
+    response = await crm.client.get("/deals?owner_id=%00", headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "query.owner_id"
+
+
+async def test_nul_in_board_filter_is_422(crm: Crm) -> None:
+    body = {"key": "nul-filter", "name": "NUL filter", "stages": [{"name": "Lead"}]}
+    pipeline = await create(crm, "/pipelines", body)
+    response = await crm.client.get(f"/pipelines/{pipeline['id']}/board?owner_id=%00", headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "query.owner_id"
+
+    clean = await crm.client.get(f"/pipelines/{pipeline['id']}/board?owner_id=u-nobody", headers=ADMIN)
+    assert clean.status_code == 200, clean.text
