@@ -17,6 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.errors import ServiceError, ValidationFailed
 from servicekit.logs import log_context, new_traceparent
+from servicekit.request_limits import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    BodySizeLimit,
+    RequestTooLarge,
+    accepts_nul,
+    has_own_body_limit,
+)
 from servicekit.transient import is_transient
 
 logger = logging.getLogger(__name__)
@@ -26,8 +33,11 @@ ReadyCheck = Callable[[], Awaitable[None]]
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def install_conventions(app: FastAPI, service: str) -> None:
-    """Add the correlation middleware and the error handlers to ``app``."""
+def install_conventions(app: FastAPI, service: str, *, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
+    """Add the body size limit, the correlation middleware and the error handlers to ``app``."""
+
+    # Added first, so it runs inside the correlation middleware and its 413 is logged and correlated.
+    app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -53,6 +63,10 @@ def install_conventions(app: FastAPI, service: str) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestTooLarge)
+    async def request_too_large(_request: Request, exc: RequestTooLarge) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=413)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -82,10 +96,18 @@ def install_conventions(app: FastAPI, service: str) -> None:
 
 
 async def reject_nul_characters(request: Request) -> None:
-    """Reject a JSON body with a NUL character in a string, which PostgreSQL cannot store in text.
+    """Reject a NUL character in a path or query parameter or a JSON string, because PostgreSQL cannot store it.
 
-    Only JSON bodies are read here; streamed uploads keep their own checks.
+    Only JSON bodies are read here, and never past the body size limit. Routes marked with
+    ``own_body_limit`` (streamed uploads) keep their own body checks, and routes marked with
+    ``accepts_nul_characters`` (intake's raw requests) are not checked at all.
     """
+    endpoint = request.scope.get("endpoint")
+    if accepts_nul(endpoint):
+        return
+    _reject_nul_in_parameters(request)
+    if has_own_body_limit(endpoint):
+        return
     if not request.headers.get("content-type", "").startswith("application/json"):
         return
     body = await request.body()
@@ -97,10 +119,28 @@ async def reject_nul_characters(request: Request) -> None:
         return  # the route's own parsing reports the malformed body
     path = _nul_path(document, ["body"])
     if path is not None:
-        raise ValidationFailed(
-            f"invalid request: {path}: contains a NUL character, which cannot be stored; remove it",
-            errors=[{"field": path, "reason": "contains a NUL character, which cannot be stored"}],
-        )
+        raise _nul_error(path)
+
+
+def _reject_nul_in_parameters(request: Request) -> None:
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _nul_error(f"path.{name}")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name:
+            raise _nul_error(f"query.{name.replace(chr(0), '')}", reason=f"the parameter name {_NUL_REASON}")
+        if "\x00" in value:
+            raise _nul_error(f"query.{name}")
+
+
+_NUL_REASON = "contains a NUL character, which cannot be stored"
+
+
+def _nul_error(field: str, reason: str = _NUL_REASON) -> ValidationFailed:
+    return ValidationFailed(
+        f"invalid request: {field}: {reason}; remove it",
+        errors=[{"field": field, "reason": reason}],
+    )
 
 
 def _nul_path(value: Any, path: list[str]) -> str | None:

@@ -193,7 +193,7 @@ def create_http_app(runtime: ServiceRuntime, *, title: str, routers: list[Any] =
     app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(reject_nul_characters)])
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
-    install_conventions(app, runtime.settings.service_name)
+    install_conventions(app, runtime.settings.service_name, max_request_bytes=runtime.settings.max_request_bytes)
 
     async def database_ready() -> None:
         async with runtime.engine.connect() as connection:

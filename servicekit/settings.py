@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
+from servicekit.request_limits import DEFAULT_MAX_REQUEST_BYTES
+
 DEVELOPMENT_JWT_KEY = "development-only-signing-key-change-me"
 
 
@@ -41,6 +43,11 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = Field(default="127.0.0.1")
     http_port: int = Field(default=8000, ge=1, le=65535)
+    max_request_bytes: int = Field(
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        ge=1024,
+        description="Largest accepted request body, in bytes, on routes without a limit of their own.",
+    )
 
     jwt_secret_key: SecretStr = Field(default=SecretStr(DEVELOPMENT_JWT_KEY), description="HS256 signing key.")
     jwt_jwks_url: str | None = Field(default=None, description="JWKS URL of an identity provider (RS256).")

@@ -25,6 +25,7 @@ from contracts.envelope import Actor, ActorType
 from servicekit.auth import CurrentUser, Principal
 from servicekit.errors import Conflict, PermissionDenied, ValidationFailed
 from servicekit.logs import correlation_id
+from servicekit.request_limits import own_body_limit
 from services.documents import handlers
 from services.documents.access import AccessPolicy, LinkedRecord, linked_record, not_found
 from services.documents.errors import BlobMissing, UnsupportedMediaType, UploadTooLarge
@@ -304,6 +305,7 @@ async def delete_document(request: Request, document_id: uuid.UUID, user: Curren
 
 
 @router.post("/documents/{document_id}/versions", status_code=201)
+@own_body_limit
 async def post_version(
     request: Request, document_id: uuid.UUID, file_name: FileName, user: CurrentUser
 ) -> VersionState:
@@ -460,6 +462,7 @@ async def _send(
 
 
 @router.post("/files", status_code=201)
+@own_body_limit
 async def post_file(
     *,
     request: Request,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from servicekit.db import utcnow
 from servicekit.logs import correlation_id
+from servicekit.request_limits import accepts_nul_characters, own_body_limit
 from services.intake.channels import ADAPTERS, GenericFormAdapter
 from services.intake.channels.base import TOKEN_HEADER, TOKEN_PARAM, Incoming, Inquiry, Stored
 from services.intake.channels.messengers import TELEGRAM_SECRET_HEADER, whatsapp_handshake
@@ -70,6 +71,8 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", T
 
 
 @router.post("/forms/{form_key}", status_code=202, openapi_extra=_FORM_BODY)
+@own_body_limit
+@accepts_nul_characters
 async def submit_form(request: Request, form_key: Key, idempotency_key: IdempotencyKey = None) -> Response:
     """Store a form submission as received and answer before processing it."""
     runtime = request.app.state.runtime
@@ -111,6 +114,8 @@ async def submit_form(request: Request, form_key: Key, idempotency_key: Idempote
 
 
 @router.post("/intake/{channel_key}", openapi_extra=_CHANNEL_BODY)
+@own_body_limit
+@accepts_nul_characters
 async def receive_from_channel(request: Request, channel_key: Key, idempotency_key: IdempotencyKey = None) -> Response:
     """Verify a channel's delivery over its raw body, store it and answer 200 before processing it."""
     runtime = request.app.state.runtime

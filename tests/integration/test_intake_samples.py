@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +12,11 @@ from sqlalchemy import func, select
 
 from servicekit.db import OutboxMessage
 from services.intake.handlers import process_pending
-from services.intake.samples import EXPECTED
+from services.intake.samples import EXPECTED, typeform_signature
+from services.intake.tables import RawRequest
 from tests.intake_support import (
     TELEGRAM_SECRET,
+    TYPEFORM_SECRET,
     Intake,
     bearer,
     configure,
@@ -170,3 +173,56 @@ async def test_whatsapp_handshake_echoes_the_challenge_only_for_the_verify_token
 
     wrong = await intake.client.get("/intake/whatsapp", params={**params, "hub.verify_token": "FAKE-guess"})
     assert wrong.status_code == 401
+
+
+def typeform_response_with_nul() -> bytes:
+    """A Typeform ``form_response`` with ``\\u0000`` in its title, a hidden field and three answers."""
+    answers = [
+        ("full_name", "short_text", "text", "Anna\x00 Nulova"),
+        ("company", "short_text", "text", "Roga\x00 i Kopyta"),
+        ("email", "email", "email", "anna.nul\x00@example.com"),
+        ("phone", "phone_number", "phone_number", "+79990000042"),
+    ]
+    response = {
+        "form_id": "FaKeNulForm",
+        "token": "fake0token0000000000000000nul01",
+        "submitted_at": "2025-03-03T10:01:47Z",
+        "hidden": {"utm_source": "yan\x00dex", "pipeline": "b2b"},
+        "definition": {"id": "FaKeNulForm", "title": "Demo\x00 request"},
+        "answers": [
+            {"type": value_key, value_key: value, "field": {"id": f"fld-{ref}", "type": field_type, "ref": ref}}
+            for ref, field_type, value_key, value in answers
+        ],
+    }
+    event = {"event_id": "01JTESTFAKENUL0000000001", "event_type": "form_response", "form_response": response}
+    return json.dumps(event).encode()
+
+
+async def test_signed_typeform_with_nul_is_stored(intake: Intake) -> None:
+    body = typeform_response_with_nul()
+    assert b"\\u0000" in body
+    headers = {"Typeform-Signature": typeform_signature(TYPEFORM_SECRET, body)}
+
+    answer = await _post(intake, "/intake/typeform?campaign=a%00b", body, "application/json", headers)
+    assert answer.status_code == 200, answer.text
+    request_id = answer.json()["request_id"]
+    async with intake.runtime.sessionmaker() as session:
+        stored = await session.get(RawRequest, uuid.UUID(request_id))
+    assert stored is not None
+    assert stored.body == body
+    assert stored.query == "campaign=a%00b"
+
+    await process_pending(intake.runtime.sessionmaker, intake.settings)
+    view = await _view(intake, request_id)
+    assert view["status"] == "accepted", view
+    assert view["summary"]["contact"]["name"] == "Anna Nulova"
+    assert view["summary"]["contact"]["phone"] == "+79990000042"
+    assert view["summary"]["contact"]["email"] == "anna.nul@example.com"
+    assert view["summary"]["contact"]["company_name"] == "Roga i Kopyta"
+    assert view["summary"]["routing"]["pipeline_key"] == "b2b"
+    assert "\\u0000" not in json.dumps(view["summary"])
+
+    accepted = await _accepted_events(intake)
+    assert [event["aggregate_id"] for event in accepted] == [request_id]
+    assert "\\u0000" not in json.dumps(accepted[0]["data"])
+    assert accepted[0]["data"]["utm"]["utm_source"] == "yandex"
