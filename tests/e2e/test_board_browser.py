@@ -27,7 +27,11 @@ JWT_KEY = "e2e-board-signing-key-of-32-bytes-or-more"
 SCREENSHOT = ROOT / "docs" / "screenshots" / "board.png"
 PIPELINE = str(SALES_PIPELINE_ID)
 HIDDEN_AMOUNT = "123456.78"
+# A web form may send a contact name of any length, and the card must not widen its column for it.
+LONG_CLIENT_NAME = ("Константинопольская-Сидоренко Анастасия Вячеславовна " * 8)[:400]
 LIVE_TIMEOUT_MS = 2000
+# The width of a board column: 17.5rem in board.css at the default 16 px font size.
+COLUMN_WIDTH_PX = 280
 
 
 def token(user: str, name: str, department: str, roles: list[str] | None = None) -> str:
@@ -119,6 +123,17 @@ async def seed(client: httpx.AsyncClient) -> dict[str, Any]:
             "/deals",
             {**sales, "title": "Pilot for Nordwind GmbH", "amount": "12000.00", "next_step": "Demo on Friday"},
         ),
+        "long_client": await post(
+            client,
+            "/deals",
+            {
+                **sales,
+                "title": "Заявка с сайта",
+                "amount": "10.00",
+                "contact_name": LONG_CLIENT_NAME,
+                "next_step": "Call back",
+            },
+        ),
         "lost": await post(
             client,
             "/deals",
@@ -182,6 +197,17 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
         assert "Support-only client" not in await anna.content()
         assert await anna.locator('.card .marker[data-marker="next_step_overdue"]').count() == 1
 
+        # A 400-character client name is cut on its card, with the full name in the tooltip. Its column
+        # keeps the width of the others.
+        long_client = anna.locator(f'.card[data-deal-id="{deals["long_client"]}"] .client-name')
+        assert await long_client.get_attribute("title") == LONG_CLIENT_NAME
+        widths = await anna.eval_on_selector_all(".column", "columns => columns.map((c) => c.offsetWidth)")
+        assert len(widths) == len(stages)
+        assert max(widths) == min(widths), widths
+        assert widths[0] <= COLUMN_WIDTH_PX, widths
+        card_width = await anna.eval_on_selector(card_in(stages[0], deals["long_client"]), "card => card.scrollWidth")
+        assert card_width < widths[0]
+
         # A mouse drag on Anna's board moves the card on Boris's board, with the sums, within two seconds.
         assert await column_text(boris, stages[1], "count") == "1"
         await anna.locator(card_in(stages[0], deals["dragged"])).drag_to(
@@ -240,7 +266,7 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
             await page.wait_for_selector(card_in(stages[0], created["id"]), timeout=LIVE_TIMEOUT_MS)
             await page.wait_for_selector(f'.card[data-deal-id="{deals["rejected"]}"]', state="detached")
             assert await page.get_attribute("#stream-state", "data-state") == "open"
-        assert await column_text(boris, stages[0], "count") == "2"
+        assert await column_text(boris, stages[0], "count") == "3"
         assert await column_text(boris, stages[3], "count") == "1"
 
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
