@@ -27,6 +27,8 @@ JWT_KEY = "e2e-board-signing-key-of-32-bytes-or-more"
 SCREENSHOT = ROOT / "docs" / "screenshots" / "board.png"
 PIPELINE = str(SALES_PIPELINE_ID)
 HIDDEN_AMOUNT = "123456.78"
+# The largest amount with 14 integer digits. Converted to a JavaScript number, it shows as ...999.98.
+HUGE_AMOUNT = "99999999999999.99"
 # A web form may send a contact name of any length, and the card must not widen its column for it.
 LONG_CLIENT_NAME = ("Константинопольская-Сидоренко Анастасия Вячеславовна " * 8)[:400]
 LIVE_TIMEOUT_MS = 2000
@@ -139,6 +141,11 @@ async def seed(client: httpx.AsyncClient) -> dict[str, Any]:
             "/deals",
             {**sales, "title": "Тендер на поддержку", "amount": "40000.00", "stage_id": stages[4]["id"]},
         ),
+        "huge": await post(
+            client,
+            "/deals",
+            {**sales, "title": "Крупный контракт", "amount": HUGE_AMOUNT, "stage_id": stages[4]["id"]},
+        ),
         "support": await post(
             client,
             "/deals",
@@ -207,6 +214,16 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
         assert widths[0] <= COLUMN_WIDTH_PX, widths
         card_width = await anna.eval_on_selector(card_in(stages[0], deals["long_client"]), "card => card.scrollWidth")
         assert card_width < widths[0]
+
+        # Amounts and sums are decimal strings, shown to the last cent however large they are.
+        huge_amount = await anna.inner_text(f'.card[data-deal-id="{deals["huge"]}"] .card-amount')
+        assert "99,999,999,999,999.99" in huge_amount
+        assert "100,000,000,039,999.99" in await column_text(anna, stages[4], "sum")
+        card_page = await anna_context.new_page()
+        await card_page.goto(f"{crm.url}/ui/deals/{deals['huge']}#token={ANNA}")
+        await card_page.wait_for_selector(".card-header .amount")
+        assert "99,999,999,999,999.99" in await card_page.inner_text(".card-header .amount")
+        await card_page.close()
 
         # A mouse drag on Anna's board moves the card on Boris's board, with the sums, within two seconds.
         assert await column_text(boris, stages[1], "count") == "1"
