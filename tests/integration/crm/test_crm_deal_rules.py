@@ -187,6 +187,7 @@ async def test_stage_exit_condition_holds(crm: Crm) -> None:
             "pipeline_key": "projects",
             "stage_id": negotiation["id"],
             "amount": "10",
+            "currency": "EUR",
             "custom_fields": {"budget": {"amount": "10", "currency": "EUR"}},
         },
     )
@@ -221,6 +222,28 @@ async def test_custom_field_types_validated(crm: Crm) -> None:
     assert response.status_code == 422
     fields = {error["field"] for error in response.json()["errors"]}
     assert fields == {"custom_fields.signed", "custom_fields.segment", "custom_fields.budget"}
+
+
+async def test_amount_requires_currency(crm: Crm) -> None:
+    created = await crm.client.post("/deals", json={"title": "No currency", "amount": "10.00"}, headers=ADMIN)
+    assert created.status_code == 422
+    assert [error["field"] for error in created.json()["errors"]] == ["currency"]
+
+    deal = await create(crm, "/deals", {"title": "Priced", "amount": "10.00", "currency": "EUR"})
+    cleared = await crm.client.patch(f"/deals/{deal['id']}", json={"currency": None}, headers=ADMIN)
+    assert cleared.status_code == 422
+    assert [error["field"] for error in cleared.json()["errors"]] == ["currency"]
+
+    unpriced = await create(crm, "/deals", {"title": "Unpriced"})
+    priced = await crm.client.patch(f"/deals/{unpriced['id']}", json={"amount": "5.00"}, headers=ADMIN)
+    assert priced.status_code == 422
+    assert [error["field"] for error in priced.json()["errors"]] == ["currency"]
+
+    both = await crm.client.patch(f"/deals/{unpriced['id']}", json={"amount": "5.00", "currency": "USD"}, headers=ADMIN)
+    assert both.status_code == 200, both.text
+    dropped = await crm.client.patch(f"/deals/{deal['id']}", json={"amount": None, "currency": None}, headers=ADMIN)
+    assert dropped.status_code == 200, dropped.text
+    assert dropped.json()["amount"] is None
 
 
 async def test_deal_moves_between_pipelines(crm: Crm) -> None:
