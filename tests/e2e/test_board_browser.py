@@ -249,7 +249,9 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
         )
         error = anna.locator(f'.card[data-deal-id="{deals["rejected"]}"] .card-error')
         await error.wait_for(state="visible", timeout=LIVE_TIMEOUT_MS)
-        assert "next_step" in await error.inner_text()
+        error_text = await error.inner_text()
+        assert "next_step" in error_text
+        assert error_text.count("required to enter stage") == 1, error_text
         assert await anna.locator(card_in(stages[0], deals["rejected"])).count() == 1
 
         # The stream drops (CRM is killed); a second CRM process takes changes while the board is offline.

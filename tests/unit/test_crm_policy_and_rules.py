@@ -8,6 +8,7 @@ import pytest
 
 from servicekit.auth import Principal
 from services.crm.access import DEFAULT_ROLES, AccessPolicy, Level, validate_roles
+from services.crm.common import invalid
 from services.crm.markers import DealFacts, compute_markers
 from services.crm.rules import FieldSpec, missing_to_enter, unmet_exit_conditions, validate_custom_fields
 
@@ -140,6 +141,16 @@ def test_stage_rules_name_fields() -> None:
     errors = unmet_exit_conditions([{"field": "signed", "equals": True}, {"field": "note"}], values, "Talks")
     assert [f for f, _ in errors] == ["custom_fields.signed", "custom_fields.note"]
     assert unmet_exit_conditions([{"field": "signed", "equals": False}], values, "Talks") == []
+
+
+def test_invalid_names_each_error_once() -> None:
+    reason = "required to enter stage 'Proposal'"
+    error = invalid(("amount", reason), ("amount", reason), ("next_step", reason))
+    assert error.details["errors"] == [
+        {"field": "amount", "reason": reason},
+        {"field": "next_step", "reason": reason},
+    ]
+    assert error.message.count("amount:") == 1
 
 
 NOW = datetime(2027, 1, 10, tzinfo=UTC)

@@ -58,16 +58,20 @@ const cw = (() => {
     return { ok: response.ok, status: response.status, body: parsed };
   }
 
-  // One readable line from an error response: the message, then each invalid field and its reason.
+  // One readable line from an error response: each invalid field and its reason once, after the
+  // message unless the message only repeats them (CRM's 422 message lists the same fields).
   function errorText(response) {
     const body = response.body || {};
     const error = body.error || body;
-    const parts = [error.message || error.detail || "request failed with status " + response.status];
+    const message = String(error.message || error.detail || "request failed with status " + response.status);
+    const fields = [];
     for (const item of error.errors || error.fields || []) {
       const field = Array.isArray(item.loc) ? item.loc.join(".") : item.field;
-      parts.push((field ? field + ": " : "") + (item.reason || item.msg || item.message || ""));
+      const text = (field ? field + ": " : "") + (item.reason || item.msg || item.message || "");
+      if (!fields.includes(text)) fields.push(text);
     }
-    return parts.join(" · ");
+    if (fields.length && fields.every((text) => message.includes(text))) return fields.join(" · ");
+    return [message, ...fields.filter((text) => !message.includes(text))].join(" · ");
   }
 
   // Build an element. Children are nodes or strings; strings become text nodes, never HTML.
