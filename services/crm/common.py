@@ -99,9 +99,10 @@ class Origin:
 
 
 def invalid(*errors: tuple[str, str], message: str | None = None) -> ValidationFailed:
-    """Build a 422 error that names each invalid field and the rule it breaks."""
-    items = [{"field": name, "reason": reason} for name, reason in errors]
-    summary = message or "; ".join(f"{name}: {reason}" for name, reason in errors)
+    """Build a 422 error that names each invalid field and the rule it breaks, each pair once."""
+    unique = list(dict.fromkeys(errors))
+    items = [{"field": name, "reason": reason} for name, reason in unique]
+    summary = message or "; ".join(f"{name}: {reason}" for name, reason in unique)
     return ValidationFailed(f"invalid request: {summary}", errors=items)
 
 

@@ -252,6 +252,7 @@ async def create_deal(
     notes: list[dict[str, Any]] | None = None,
 ) -> DealResult:
     """Create a deal and record ``DealCreated`` in the same transaction."""
+    _check_amount_currency(command.amount, command.currency)
     pipeline = await resolve_pipeline(session, settings, command.pipeline_key)
     stage = await _creation_stage(session, pipeline, command.stage_id)
     specs = await load_specs(session, pipeline.id)
@@ -357,6 +358,9 @@ async def update_deal(
     links = await check_links(session, merged_links)
 
     _assign(deal, sent, merged_links, links, custom)
+    if "amount" in sent or "currency" in sent:
+        # Deals stored before this rule may lack a currency, so only a change of either field is checked.
+        _check_amount_currency(deal.amount, deal.currency)
     _check_stage_rules(ctx, target_stage, rule_values(deal, links.contact_ids))
 
     changed = [key for key, value in before.items() if value != getattr(deal, key)]
@@ -391,6 +395,12 @@ def _assign(deal: Deal, sent: dict[str, Any], links: DealLinks, checked: LinkChe
     if "primary_contact_id" in sent or "contact_ids" in sent:
         _apply_contact_display(deal, checked.primary_contact)
     deal.custom_fields = custom
+
+
+def _check_amount_currency(amount: Decimal | None, currency: str | None) -> None:
+    """Reject an amount without a currency, which no board total could count."""
+    if amount is not None and not currency:
+        raise invalid(("currency", "required when the deal has an amount, as an ISO 4217 code such as RUB"))
 
 
 def _current_links(ctx: DealContext) -> dict[str, Any]:

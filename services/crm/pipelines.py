@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Conflict
 from services.crm.common import invalid
-from services.crm.rules import ExitCondition, FieldType, unknown_rule_fields
+from services.crm.rules import ExitCondition, FieldSpec, FieldType, exit_value, unknown_rule_fields
 from services.crm.tables import Pipeline, PipelineField, Stage
 
 
@@ -85,38 +85,50 @@ async def pipeline_view(session: AsyncSession, pipeline: Pipeline) -> dict[str, 
     }
 
 
-def _check_rule_fields(rules: StageRules, custom_keys: set[str], prefix: str) -> None:
+def _checked_rules(rules: StageRules, specs: dict[str, FieldSpec], prefix: str) -> list[dict[str, Any]]:
+    """Check that the rules name existing fields and that each ``equals`` can match.
+
+    Return the exit conditions with each ``equals`` in the form that is stored and compared.
+    """
     keys = rules.required_fields + [condition.field for condition in rules.exit_conditions]
-    unknown = unknown_rule_fields(keys, custom_keys)
+    unknown = unknown_rule_fields(keys, set(specs))
     if unknown:
-        raise invalid(
-            *((prefix, f"{key!r} is neither a deal field nor a custom field of the pipeline") for key in unknown)
-        )
+        reason = "{!r} is neither a deal field nor a custom field of the pipeline"
+        raise invalid(*((prefix or "body", reason.format(key)) for key in unknown))
+
+    conditions: list[dict[str, Any]] = []
+    errors: list[tuple[str, str]] = []
+    for i, condition in enumerate(rules.exit_conditions):
+        stored = condition.model_dump(mode="json", exclude_none=True)
+        if condition.equals is not None:
+            try:
+                stored["equals"] = exit_value(condition.field, condition.equals, specs)
+            except ValueError as exc:
+                name = f"{prefix}.exit_conditions.{i}.equals" if prefix else f"exit_conditions.{i}.equals"
+                errors.append((name, f"{exc} (field {condition.field!r})"))
+        conditions.append(stored)
+    if errors:
+        raise invalid(*errors)
+    return conditions
 
 
 async def create_pipeline(session: AsyncSession, command: CreatePipeline) -> Pipeline:
     """Create a pipeline; every field a stage rule names must exist."""
     if await session.scalar(select(Pipeline.id).where(Pipeline.key == command.key)) is not None:
         raise Conflict(f"pipeline {command.key!r} already exists", field="key")
-    custom_keys = {item.key for item in command.fields}
-    for i, stage in enumerate(command.stages):
-        _check_rule_fields(stage, custom_keys, f"stages.{i}")
+    specs = {item.key: FieldSpec(item.key, item.type, tuple(item.options)) for item in command.fields}
+    exit_conditions = [_checked_rules(stage, specs, f"stages.{i}") for i, stage in enumerate(command.stages)]
 
     pipeline = Pipeline(id=uuid.uuid4(), key=command.key, name=command.name)
     session.add(pipeline)
     await session.flush()
     for i, stage in enumerate(command.stages):
-        session.add(Stage(id=uuid.uuid4(), pipeline_id=pipeline.id, position=i, **_stage_values(stage)))
+        values = {**stage.model_dump(mode="json"), "exit_conditions": exit_conditions[i]}
+        session.add(Stage(id=uuid.uuid4(), pipeline_id=pipeline.id, position=i, **values))
     for i, item in enumerate(command.fields):
         session.add(PipelineField(id=uuid.uuid4(), pipeline_id=pipeline.id, position=i, **item.model_dump()))
     await session.flush()
     return pipeline
-
-
-def _stage_values(stage: StageIn) -> dict[str, Any]:
-    values = stage.model_dump(mode="json")
-    values["exit_conditions"] = [c.model_dump(mode="json", exclude_none=True) for c in stage.exit_conditions]
-    return values
 
 
 async def add_field(session: AsyncSession, pipeline: Pipeline, command: FieldSpecIn) -> None:
@@ -130,9 +142,10 @@ async def add_field(session: AsyncSession, pipeline: Pipeline, command: FieldSpe
 
 async def set_stage_rules(session: AsyncSession, pipeline: Pipeline, stage: Stage, command: StageRules) -> None:
     """Replace a stage's rules."""
-    keys = set(await session.scalars(select(PipelineField.key).where(PipelineField.pipeline_id == pipeline.id)))
-    _check_rule_fields(command, keys, "body")
+    rows = await session.scalars(select(PipelineField).where(PipelineField.pipeline_id == pipeline.id))
+    specs = {row.key: FieldSpec(row.key, row.type, tuple(row.options)) for row in rows}
+    exit_conditions = _checked_rules(command, specs, "")
     stage.required_fields = list(command.required_fields)
-    stage.exit_conditions = [c.model_dump(mode="json", exclude_none=True) for c in command.exit_conditions]
+    stage.exit_conditions = exit_conditions
     stage.max_days = command.max_days
     await session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,22 @@ STANDARD_FIELDS = frozenset(
         "description",
     }
 )
+
+#: Value types of the standard deal fields, which decide what an exit condition's ``equals`` may be.
+STANDARD_FIELD_TYPES: dict[str, str] = {
+    "amount": "amount",
+    "currency": "currency",
+    "owner_id": "text",
+    "company_id": "id",
+    "contact_ids": "id_list",
+    "primary_contact_id": "id",
+    "client_legal_entity_id": "id",
+    "our_legal_entity_id": "id",
+    "project_id": "id",
+    "next_step": "text",
+    "next_step_due_at": "date_time",
+    "description": "text",
+}
 
 MAX_TEXT = 10000
 
@@ -117,6 +134,81 @@ def validate_custom_fields(
     return values, errors
 
 
+def exit_value(key: str, equals: Any, specs: dict[str, FieldSpec]) -> Any:
+    """Return ``equals`` of an exit condition on ``key`` as stored; raise ``ValueError`` if no deal can match it.
+
+    ``key`` names a standard deal field or a custom field in ``specs``. A value of another type, such as
+    ``{"a": 1}`` for ``amount``, is rejected here instead of blocking every move out of the stage.
+    """
+    kind = STANDARD_FIELD_TYPES.get(key)
+    if kind is None:
+        spec = specs.get(key)
+        if spec is None:
+            raise ValueError(f"{key!r} is neither a deal field nor a custom field of the pipeline")
+        return coerce_value(spec, equals)
+    if kind == "amount":
+        return _coerce_amount(equals)
+    if kind == "currency":
+        if not isinstance(equals, str) or not re.fullmatch(r"[A-Z]{3}", equals):
+            raise ValueError("expected a currency as three capital letters (ISO 4217)")
+        return equals
+    if kind == "text":
+        return coerce_value(FieldSpec(key, "text"), equals)
+    if kind == "id":
+        return _coerce_id(equals)
+    if kind == "id_list":
+        if not isinstance(equals, list) or not equals:
+            raise ValueError("expected a non-empty list of contact ids")
+        return sorted({_coerce_id(item) for item in equals})
+    raise ValueError(f"an exit condition may only require {key} to be filled, so leave out equals")
+
+
+def _coerce_amount(value: Any) -> str:
+    amount = None
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError('expected an amount of at least 0 with at most two decimal places, such as "1500.00"')
+    return str(amount)
+
+
+def _coerce_id(value: Any) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError("expected a record id (UUID)") from None
+
+
+def exit_value_matches(value: Any, expected: Any) -> bool:
+    """Return whether a deal's ``value`` equals an exit condition's ``expected`` value as stored."""
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return value is expected
+    if isinstance(value, Decimal | int | float) and isinstance(expected, str | int | float):
+        return _same_amount(value, expected)
+    if isinstance(value, dict) and isinstance(expected, dict) and set(value) == set(expected) == {"amount", "currency"}:
+        return value["currency"] == expected["currency"] and _same_amount(value["amount"], expected["amount"])
+    return bool(_comparable(value) == _comparable(expected))
+
+
+def _same_amount(value: Any, expected: Any) -> bool:
+    try:
+        return Decimal(str(value)) == Decimal(str(expected))
+    except InvalidOperation:
+        return False
+
+
+def _comparable(value: Any) -> Any:
+    """Return ids as lowercase strings and a list of ids as a sorted list, the form ``exit_value`` stores."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list):
+        return sorted({str(item).lower() for item in value})
+    return value
+
+
 def is_filled(value: Any) -> bool:
     return value is not None and value not in ("", [], {})
 
@@ -142,7 +234,7 @@ def unmet_exit_conditions(
             errors.append(
                 (_field_name(condition.field), f"stage {stage_name!r} may not be left until this field is filled")
             )
-        elif condition.equals is not None and value != condition.equals:
+        elif condition.equals is not None and not exit_value_matches(value, condition.equals):
             errors.append(
                 (
                     _field_name(condition.field),

@@ -27,7 +27,13 @@ JWT_KEY = "e2e-board-signing-key-of-32-bytes-or-more"
 SCREENSHOT = ROOT / "docs" / "screenshots" / "board.png"
 PIPELINE = str(SALES_PIPELINE_ID)
 HIDDEN_AMOUNT = "123456.78"
+# The largest amount with 14 integer digits. Converted to a JavaScript number, it shows as ...999.98.
+HUGE_AMOUNT = "99999999999999.99"
+# A web form may send a contact name of any length, and the card must not widen its column for it.
+LONG_CLIENT_NAME = ("Константинопольская-Сидоренко Анастасия Вячеславовна " * 8)[:400]
 LIVE_TIMEOUT_MS = 2000
+# The width of a board column: 17.5rem in board.css at the default 16 px font size.
+COLUMN_WIDTH_PX = 280
 
 
 def token(user: str, name: str, department: str, roles: list[str] | None = None) -> str:
@@ -119,10 +125,26 @@ async def seed(client: httpx.AsyncClient) -> dict[str, Any]:
             "/deals",
             {**sales, "title": "Pilot for Nordwind GmbH", "amount": "12000.00", "next_step": "Demo on Friday"},
         ),
+        "long_client": await post(
+            client,
+            "/deals",
+            {
+                **sales,
+                "title": "Заявка с сайта",
+                "amount": "10.00",
+                "contact_name": LONG_CLIENT_NAME,
+                "next_step": "Call back",
+            },
+        ),
         "lost": await post(
             client,
             "/deals",
             {**sales, "title": "Тендер на поддержку", "amount": "40000.00", "stage_id": stages[4]["id"]},
+        ),
+        "huge": await post(
+            client,
+            "/deals",
+            {**sales, "title": "Крупный контракт", "amount": HUGE_AMOUNT, "stage_id": stages[4]["id"]},
         ),
         "support": await post(
             client,
@@ -182,6 +204,27 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
         assert "Support-only client" not in await anna.content()
         assert await anna.locator('.card .marker[data-marker="next_step_overdue"]').count() == 1
 
+        # A 400-character client name is cut on its card, with the full name in the tooltip. Its column
+        # keeps the width of the others.
+        long_client = anna.locator(f'.card[data-deal-id="{deals["long_client"]}"] .client-name')
+        assert await long_client.get_attribute("title") == LONG_CLIENT_NAME
+        widths = await anna.eval_on_selector_all(".column", "columns => columns.map((c) => c.offsetWidth)")
+        assert len(widths) == len(stages)
+        assert max(widths) == min(widths), widths
+        assert widths[0] <= COLUMN_WIDTH_PX, widths
+        card_width = await anna.eval_on_selector(card_in(stages[0], deals["long_client"]), "card => card.scrollWidth")
+        assert card_width < widths[0]
+
+        # Amounts and sums are decimal strings, shown to the last cent however large they are.
+        huge_amount = await anna.inner_text(f'.card[data-deal-id="{deals["huge"]}"] .card-amount')
+        assert "99,999,999,999,999.99" in huge_amount
+        assert "100,000,000,039,999.99" in await column_text(anna, stages[4], "sum")
+        card_page = await anna_context.new_page()
+        await card_page.goto(f"{crm.url}/ui/deals/{deals['huge']}#token={ANNA}")
+        await card_page.wait_for_selector(".card-header .amount")
+        assert "99,999,999,999,999.99" in await card_page.inner_text(".card-header .amount")
+        await card_page.close()
+
         # A mouse drag on Anna's board moves the card on Boris's board, with the sums, within two seconds.
         assert await column_text(boris, stages[1], "count") == "1"
         await anna.locator(card_in(stages[0], deals["dragged"])).drag_to(
@@ -206,7 +249,9 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
         )
         error = anna.locator(f'.card[data-deal-id="{deals["rejected"]}"] .card-error')
         await error.wait_for(state="visible", timeout=LIVE_TIMEOUT_MS)
-        assert "next_step" in await error.inner_text()
+        error_text = await error.inner_text()
+        assert "next_step" in error_text
+        assert error_text.count("required to enter stage") == 1, error_text
         assert await anna.locator(card_in(stages[0], deals["rejected"])).count() == 1
 
         # The stream drops (CRM is killed); a second CRM process takes changes while the board is offline.
@@ -240,7 +285,7 @@ async def test_live_board_in_chromium(servers: Servers, database_url: str, topic
             await page.wait_for_selector(card_in(stages[0], created["id"]), timeout=LIVE_TIMEOUT_MS)
             await page.wait_for_selector(f'.card[data-deal-id="{deals["rejected"]}"]', state="detached")
             assert await page.get_attribute("#stream-state", "data-state") == "open"
-        assert await column_text(boris, stages[0], "count") == "2"
+        assert await column_text(boris, stages[0], "count") == "3"
         assert await column_text(boris, stages[3], "count") == "1"
 
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

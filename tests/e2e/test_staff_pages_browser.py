@@ -241,7 +241,7 @@ async def test_tasks_from_card_and_workspace(staff: Staff, browser: Browser) -> 
     data = await seed(staff)
     deal_id, company_id = data.boris_deal["id"], data.company["id"]
     # Existing work, so the pages show realistic lists; this also waits until tasks has the deals.
-    await task_for(staff, {"deal_id": deal_id}, "Согласовать спецификацию", BORIS)
+    specification = await task_for(staff, {"deal_id": deal_id}, "Согласовать спецификацию", BORIS)
     await task_for(staff, {"deal_id": data.anna_deals[0]["id"]}, "Продлить договор поддержки", ANNA)
 
     boris, page = await open_page(browser, f"{staff.crm}/ui/deals/{deal_id}", BORIS)
@@ -287,6 +287,25 @@ async def test_tasks_from_card_and_workspace(staff: Staff, browser: Browser) -> 
     await page.locator("#timeline li[data-kind=comment]", has_text="Клиент согласен с ценой").wait_for()
     deal = await staff.get(f"{staff.crm}/deals/{deal_id}", BORIS)
     assert deal["next_step"] == "Отправить договор на подпись"
+
+    # A task that is done and then accepted leaves two timeline entries that name their status.
+    task_url = f"{staff.tasks}/tasks/{specification['id']}"
+    await staff.post(f"{task_url}/complete", {"result": {"text": "Спецификация согласована"}}, BORIS)
+    await staff.post(f"{task_url}/accept", {}, BORIS)
+
+    async def task_results() -> bool:
+        timeline = await staff.get(f"{staff.crm}/deals/{deal_id}/timeline", BORIS)
+        return len([entry for entry in timeline["items"] if entry["kind"] == "task_result"]) == 2
+
+    await eventually(task_results, timeout=60, interval=1)
+    await page.reload()
+    results = page.locator("#timeline li[data-kind=task_result]")
+    await results.first.wait_for()
+    texts = await results.all_inner_texts()
+    assert len(texts) == 2
+    for status in ("done", "accepted"):
+        expected = f"Task {status}: Согласовать спецификацию · result: Спецификация согласована"
+        assert len([text for text in texts if expected in text]) == 1, texts
     await boris.close()
 
     anna, page = await open_page(browser, f"{staff.crm}/ui/companies/{company_id}", ANNA)

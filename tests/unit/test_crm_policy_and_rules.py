@@ -3,13 +3,24 @@
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from servicekit.auth import Principal
 from services.crm.access import DEFAULT_ROLES, AccessPolicy, Level, validate_roles
+from services.crm.common import invalid
 from services.crm.markers import DealFacts, compute_markers
-from services.crm.rules import FieldSpec, missing_to_enter, unmet_exit_conditions, validate_custom_fields
+from services.crm.rules import (
+    STANDARD_FIELD_TYPES,
+    STANDARD_FIELDS,
+    FieldSpec,
+    exit_value,
+    exit_value_matches,
+    missing_to_enter,
+    unmet_exit_conditions,
+    validate_custom_fields,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -140,6 +151,68 @@ def test_stage_rules_name_fields() -> None:
     errors = unmet_exit_conditions([{"field": "signed", "equals": True}, {"field": "note"}], values, "Talks")
     assert [f for f, _ in errors] == ["custom_fields.signed", "custom_fields.note"]
     assert unmet_exit_conditions([{"field": "signed", "equals": False}], values, "Talks") == []
+
+
+def test_standard_fields_have_types() -> None:
+    assert set(STANDARD_FIELD_TYPES) == STANDARD_FIELDS
+
+
+CONTACT = uuid.UUID("6f1c1c57-5a51-4c8e-9a39-0d6f2c3f0001")
+
+
+@pytest.mark.parametrize(
+    ("key", "equals", "deal_value"),
+    [
+        ("amount", "1500", Decimal("1500.00")),
+        ("amount", 10.5, Decimal("10.50")),
+        ("currency", "EUR", "EUR"),
+        ("company_id", str(CONTACT).upper(), CONTACT),
+        ("contact_ids", [str(CONTACT)], [CONTACT]),
+        ("signed", False, False),
+        ("budget", {"amount": "10", "currency": "EUR"}, {"amount": "10.00", "currency": "EUR"}),
+    ],
+)
+def test_exit_value_matches_deal_value(key: str, equals: object, deal_value: object) -> None:
+    assert exit_value_matches(deal_value, exit_value(key, equals, SPECS))
+
+
+@pytest.mark.parametrize(
+    ("key", "equals"),
+    [
+        ("amount", {"a": 1}),
+        ("amount", True),
+        ("amount", "-1"),
+        ("amount", "1.001"),
+        ("currency", "eur"),
+        ("owner_id", 7),
+        ("company_id", "not-an-id"),
+        ("contact_ids", []),
+        ("next_step_due_at", "2030-01-01"),
+        ("signed", "yes"),
+        ("tier", "c"),
+        ("unknown", 1),
+    ],
+)
+def test_exit_value_rejects_unmatchable(key: str, equals: object) -> None:
+    with pytest.raises(ValueError):
+        exit_value(key, equals, SPECS)
+
+
+def test_exit_value_match_keeps_types_apart() -> None:
+    assert not exit_value_matches(True, 1)
+    assert not exit_value_matches(Decimal("1"), True)
+    assert not exit_value_matches(Decimal("1.00"), "1.01")
+    assert not exit_value_matches({"amount": "10", "currency": "EUR"}, {"amount": "10", "currency": "USD"})
+
+
+def test_invalid_names_each_error_once() -> None:
+    reason = "required to enter stage 'Proposal'"
+    error = invalid(("amount", reason), ("amount", reason), ("next_step", reason))
+    assert error.details["errors"] == [
+        {"field": "amount", "reason": reason},
+        {"field": "next_step", "reason": reason},
+    ]
+    assert error.message.count("amount:") == 1
 
 
 NOW = datetime(2027, 1, 10, tzinfo=UTC)

@@ -43,7 +43,7 @@
 
   function sumsText(sums) {
     const parts = Object.entries(sums || {}).map(([currency, amount]) => cw.money(amount, currency));
-    return parts.length ? parts.join(" · ") : cw.money(0, "RUB");
+    return parts.length ? parts.join(" · ") : "No amounts";
   }
 
   function markerBadges(kinds, counts) {

@@ -374,7 +374,9 @@
       case "comment":
         return "Comment: " + data.text;
       case "task_result":
-        return "Task result: " + (data.result || "");
+        // A task leaves one entry when it is done and one when its creator accepts it.
+        return "Task " + String(data.status || "finished").replace(/_/g, " ") + ": " + (data.title || "") +
+          (data.result ? " · result: " + data.result : "");
       case "marker_snoozed":
         return "Snoozed “" + (MARKERS[data.marker] || data.marker) + "” until " + cwf.dateTime(data.until) + ": " + data.reason;
       case "access_requested":

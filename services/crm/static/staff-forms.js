@@ -60,12 +60,16 @@ const cwf = (() => {
       const slot = findField(form, item.field);
       if (slot) {
         const error = slot.querySelector(".field-error");
-        error.textContent = (error.textContent ? error.textContent + " " : "") + sentence(item.reason);
+        const reason = sentence(item.reason);
+        if (!error.textContent.includes(reason)) {
+          error.textContent = (error.textContent ? error.textContent + " " : "") + reason;
+        }
         error.hidden = false;
         const input = slot.querySelector("input, select, textarea");
         if (input) input.setAttribute("aria-invalid", "true");
       } else {
-        leftover.push((item.field ? item.field + ": " : "") + item.reason);
+        const text = (item.field ? item.field + ": " : "") + item.reason;
+        if (!leftover.includes(text)) leftover.push(text);
       }
     }
     const formError = form.querySelector(".form-error");

@@ -58,16 +58,20 @@ const cw = (() => {
     return { ok: response.ok, status: response.status, body: parsed };
   }
 
-  // One readable line from an error response: the message, then each invalid field and its reason.
+  // One readable line from an error response: each invalid field and its reason once, after the
+  // message unless the message only repeats them (CRM's 422 message lists the same fields).
   function errorText(response) {
     const body = response.body || {};
     const error = body.error || body;
-    const parts = [error.message || error.detail || "request failed with status " + response.status];
+    const message = String(error.message || error.detail || "request failed with status " + response.status);
+    const fields = [];
     for (const item of error.errors || error.fields || []) {
       const field = Array.isArray(item.loc) ? item.loc.join(".") : item.field;
-      parts.push((field ? field + ": " : "") + (item.reason || item.msg || item.message || ""));
+      const text = (field ? field + ": " : "") + (item.reason || item.msg || item.message || "");
+      if (!fields.includes(text)) fields.push(text);
     }
-    return parts.join(" · ");
+    if (fields.length && fields.every((text) => message.includes(text))) return fields.join(" · ");
+    return [message, ...fields.filter((text) => !message.includes(text))].join(" · ");
   }
 
   // Build an element. Children are nodes or strings; strings become text nodes, never HTML.
@@ -86,14 +90,100 @@ const cw = (() => {
     return node;
   }
 
+  // Amounts arrive from the API as decimal strings such as "99999999999999.99". A JavaScript number
+  // keeps only 15 to 17 significant digits, so money() never converts them: it groups the digits as
+  // text and takes only separators, digits, the currency symbol and its placement from Intl.
+  const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+  const NUMBER_PARTS = new Set(["integer", "group", "decimal", "fraction"]);
+  const numberStyles = new Map();
+
+  // The current locale's way to write an amount in `currency`, or a plain number when it is empty.
+  function numberStyle(currency) {
+    const key = currency || "";
+    if (numberStyles.has(key)) return numberStyles.get(key);
+
+    const twoDecimals = { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+    let format = new Intl.NumberFormat(undefined, twoDecimals);
+    let layout = format;
+    let known = false;
+    if (currency) {
+      try {
+        format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+        layout = new Intl.NumberFormat(undefined, { style: "currency", currency, ...twoDecimals });
+        known = true;
+      } catch (_) {
+        // Intl rejects a code that is not three letters, so the amount is followed by the code as sent.
+      }
+    }
+
+    const digitFormat = new Intl.NumberFormat(undefined, { useGrouping: false, maximumFractionDigits: 0 });
+    const positive = layout.formatToParts(1234567890.5);
+    const partOf = (parts, type) => (parts.find((part) => part.type === type) || { value: "" }).value;
+    const groupSizes = (parts) => parts.filter((part) => part.type === "integer").map((part) => part.value.length);
+    const sizes = groupSizes(positive);
+    const primary = sizes.length > 1 ? sizes[sizes.length - 1] : Infinity;
+    const secondary = sizes.length > 2 ? sizes[sizes.length - 2] : primary;
+
+    const style = {
+      known,
+      digits: Array.from({ length: 10 }, (_, digit) => digitFormat.format(digit)),
+      decimal: partOf(positive, "decimal") || ".",
+      group: partOf(positive, "group"),
+      // Sizes of the last digit group and of the groups before it: 3 and 3 in en-US, 3 and 2 in en-IN.
+      primary,
+      secondary,
+      // Some locales, such as es and pl, leave a four-digit number ungrouped.
+      minimumGrouping: groupSizes(layout.formatToParts(1234)).length > 1 ? 1 : 2,
+      fractionDigits: format.resolvedOptions().minimumFractionDigits,
+      positive,
+      negative: layout.formatToParts(-1234567890.5),
+    };
+
+    numberStyles.set(key, style);
+    return style;
+  }
+
+  function groupDigits(whole, style) {
+    if (!style.group || whole.length < style.primary + style.minimumGrouping) return whole;
+    const groups = [whole.slice(-style.primary)];
+    let rest = whole.slice(0, -style.primary);
+    while (rest.length > style.secondary) {
+      groups.unshift(rest.slice(-style.secondary));
+      rest = rest.slice(0, -style.secondary);
+    }
+    if (rest) groups.unshift(rest);
+    return groups.join(style.group);
+  }
+
+  // Format a decimal string exactly, with the currency as the locale writes it. An amount without a
+  // currency is marked "no currency" instead of getting one assumed, and a value that is not a decimal
+  // string is shown as sent.
   function money(amount, currency) {
     if (amount === null || amount === undefined) return "";
-    const value = Number(amount);
-    try {
-      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "RUB" }).format(value);
-    } catch (_) {
-      return value.toFixed(2) + " " + (currency || "");
+    const match = DECIMAL.exec(String(amount).trim());
+    if (!match) return String(amount) + (currency ? " " + currency : "");
+    const [, sign, integerDigits, fractionDigits = ""] = match;
+    const style = numberStyle(currency);
+    const whole = integerDigits.replace(/^0+(?=\d)/, "");
+    // The currency's usual decimals (2 for RUB, 0 for JPY), or every decimal sent when it has more.
+    const significant = fractionDigits.replace(/0+$/, "");
+    const fraction = significant.length > style.fractionDigits ? fractionDigits : significant.padEnd(style.fractionDigits, "0");
+    const localDigits = (text) => text.replace(/\d/g, (digit) => style.digits[digit]);
+    const number = localDigits(groupDigits(whole, style)) + (fraction ? style.decimal + localDigits(fraction) : "");
+    if (!currency) return (sign ? "-" : "") + number + ", no currency";
+    if (!style.known) return (sign ? "-" : "") + number + " " + currency;
+
+    // Keep the sample's currency sign, minus sign and spacing, and put the digits where its number was.
+    let text = "";
+    let placed = false;
+    for (const part of sign ? style.negative : style.positive) {
+      if (!NUMBER_PARTS.has(part.type)) text += part.value;
+      else if (!placed) {
+        text += number;
+        placed = true;
+      }
     }
+    return text;
   }
 
   // A linked record the user may not read: never its content, only why and whom to ask.

@@ -187,6 +187,7 @@ async def test_stage_exit_condition_holds(crm: Crm) -> None:
             "pipeline_key": "projects",
             "stage_id": negotiation["id"],
             "amount": "10",
+            "currency": "EUR",
             "custom_fields": {"budget": {"amount": "10", "currency": "EUR"}},
         },
     )
@@ -207,6 +208,61 @@ async def test_stage_exit_condition_holds(crm: Crm) -> None:
     assert move["cause"]["id"] == "u-admin"
 
 
+async def test_exit_condition_equals_typed(crm: Crm) -> None:
+    pipeline = await pipeline_with_rules(crm)
+    lead, negotiation = pipeline["stages"][0], pipeline["stages"][1]
+    rules_url = f"/pipelines/{pipeline['id']}/stages/{lead['id']}/rules"
+    never_met: list[dict[str, Any]] = [
+        {"field": "amount", "equals": {"a": 1}},
+        {"field": "amount", "equals": "1.234"},
+        {"field": "signed", "equals": "yes"},
+        {"field": "segment", "equals": "huge"},
+        {"field": "company_id", "equals": "not-an-id"},
+        {"field": "next_step_due_at", "equals": "2030-01-01T00:00:00Z"},
+    ]
+    for condition in never_met:
+        response = await crm.client.put(rules_url, json={"exit_conditions": [condition]}, headers=ADMIN)
+        assert response.status_code == 422, condition
+        [error] = response.json()["errors"]
+        assert error["field"] == "exit_conditions.0.equals", condition
+        assert condition["field"] in error["reason"], error
+
+    rejected = await crm.client.post(
+        "/pipelines",
+        json={
+            "key": "typed",
+            "name": "Typed",
+            "stages": [{"name": "Lead", "exit_conditions": [{"field": "amount", "equals": {"a": 1}}]}],
+        },
+        headers=ADMIN,
+    )
+    assert rejected.status_code == 422
+    assert [error["field"] for error in rejected.json()["errors"]] == ["stages.0.exit_conditions.0.equals"]
+
+    # An accepted value is stored as it is compared: the number 1500 becomes "1500" and matches 1500.00.
+    conditions = [{"field": "amount", "equals": 1500}, {"field": "segment", "equals": "enterprise"}]
+    accepted = await crm.client.put(rules_url, json={"exit_conditions": conditions}, headers=ADMIN)
+    assert accepted.status_code == 200, accepted.text
+    stored = (await crm.client.get(f"/pipelines/{pipeline['id']}", headers=ADMIN)).json()["stages"][0]
+    assert stored["exit_conditions"] == [
+        {"field": "amount", "equals": "1500"},
+        {"field": "segment", "equals": "enterprise"},
+    ]
+    deal = await create(
+        crm,
+        "/deals",
+        {
+            "title": "Typed exit",
+            "pipeline_key": "projects",
+            "amount": "1500.00",
+            "currency": "EUR",
+            "custom_fields": {"segment": "enterprise", "budget": {"amount": "10", "currency": "EUR"}},
+        },
+    )
+    moved = await crm.client.patch(f"/deals/{deal['id']}", json={"stage_id": negotiation["id"]}, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+
+
 async def test_custom_field_types_validated(crm: Crm) -> None:
     await pipeline_with_rules(crm)
     response = await crm.client.post(
@@ -221,6 +277,28 @@ async def test_custom_field_types_validated(crm: Crm) -> None:
     assert response.status_code == 422
     fields = {error["field"] for error in response.json()["errors"]}
     assert fields == {"custom_fields.signed", "custom_fields.segment", "custom_fields.budget"}
+
+
+async def test_amount_requires_currency(crm: Crm) -> None:
+    created = await crm.client.post("/deals", json={"title": "No currency", "amount": "10.00"}, headers=ADMIN)
+    assert created.status_code == 422
+    assert [error["field"] for error in created.json()["errors"]] == ["currency"]
+
+    deal = await create(crm, "/deals", {"title": "Priced", "amount": "10.00", "currency": "EUR"})
+    cleared = await crm.client.patch(f"/deals/{deal['id']}", json={"currency": None}, headers=ADMIN)
+    assert cleared.status_code == 422
+    assert [error["field"] for error in cleared.json()["errors"]] == ["currency"]
+
+    unpriced = await create(crm, "/deals", {"title": "Unpriced"})
+    priced = await crm.client.patch(f"/deals/{unpriced['id']}", json={"amount": "5.00"}, headers=ADMIN)
+    assert priced.status_code == 422
+    assert [error["field"] for error in priced.json()["errors"]] == ["currency"]
+
+    both = await crm.client.patch(f"/deals/{unpriced['id']}", json={"amount": "5.00", "currency": "USD"}, headers=ADMIN)
+    assert both.status_code == 200, both.text
+    dropped = await crm.client.patch(f"/deals/{deal['id']}", json={"amount": None, "currency": None}, headers=ADMIN)
+    assert dropped.status_code == 200, dropped.text
+    assert dropped.json()["amount"] is None
 
 
 async def test_deal_moves_between_pipelines(crm: Crm) -> None:
