@@ -11,12 +11,11 @@ from pathlib import Path
 import httpx
 
 from servicekit.auth import issue_token
-from servicekit.demo.api import Api
+from servicekit.demo.api import Api, service_url
 from servicekit.demo.client import Client, ensure_client
 from servicekit.demo.intake import B2B_PIPELINE, SampleOutcome, configure_intake, ensure_pipeline, replay_payloads
 from servicekit.demo.loop import run_closed_loop
 from servicekit.demo.portal import PORTAL_EMAIL, PORTAL_PASSWORD, publish_to_portal
-from servicekit.devstack import service_url
 from servicekit.settings import ServiceSettings
 
 __all__ = ["run_demo"]
@@ -79,5 +78,5 @@ def _print_addresses(api: Api, client: Client) -> None:
     print(f"  workspace:  {crm}/ui/companies/{client.company['id']}#token={api.token}")
     print(f"  portal:     {service_url('extranet')}/portal/sign-in")
     print(f"              e-mail {PORTAL_EMAIL}, password {PORTAL_PASSWORD}")
-    print(f"  APIs:       {crm}/docs and the /docs page of each service on ports 8002-8006")
+    print(f"  APIs:       {crm}/docs and the /docs page of each other service")
     print("  a staff token for the APIs: .venv/bin/clientwork token --user demo --role admin")

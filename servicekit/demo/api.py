@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 
-from servicekit.devstack import service_url
+from servicekit import devstack
 
 T = TypeVar("T")
+
+
+def service_url(name: str) -> str:
+    """Return a service's base URL: ``CLIENTWORK_<NAME>_URL`` when set, else its port from ``clientwork stack``."""
+    return os.environ.get(f"CLIENTWORK_{name.upper()}_URL", devstack.service_url(name)).rstrip("/")
 
 
 class DemoError(Exception):

@@ -7,9 +7,8 @@ from typing import Any
 
 from pypdf import PdfWriter
 
-from servicekit.demo.api import Api, DemoError, find_by, poll
+from servicekit.demo.api import Api, DemoError, find_by, poll, service_url
 from servicekit.demo.client import Client
-from servicekit.devstack import service_url
 
 DOCUMENT_TITLE = "Service contract (demo)"
 PORTAL_EMAIL = "anna@demo-client.example"
