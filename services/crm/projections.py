@@ -129,6 +129,7 @@ async def apply_document(
     view.project_id = document.project_id
     view.owner_id = document.owner_id
     view.department = document.department
+    view.workgroup = document.workgroup
     view.deleted = document.deleted
     session.add(view)
 

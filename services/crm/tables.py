@@ -261,6 +261,7 @@ class DocumentView(Base):
     project_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     owner_id: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(255))
+    workgroup: Mapped[str | None] = mapped_column(String(255))
     deleted: Mapped[bool] = mapped_column(default=False)
 
 

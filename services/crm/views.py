@@ -135,19 +135,36 @@ async def _deal_section(session: AsyncSession, guard: Guard, rows: list[Deal]) -
     return {"count": len(rows), "items": items}
 
 
-def _may_see_projected(user: Principal, owner_id: str | None, department: str | None) -> bool:
-    """Tasks, documents and files follow their own service's access; CRM shows their titles only to these."""
-    return user.is_admin or owner_id == user.user_id or (department is not None and department == user.department)
+def _projected_restriction(user: Principal, entity: str, row: Any) -> str | None:
+    """Return why ``user`` may not see a projected task, document or file, or None when they may.
+
+    The rules follow the owning service. A task opens to its owner and workgroup members (and, in
+    ``_task_section``, to the readers of its deal), never to its owner's department. A document or file
+    opens to its owner and, at the department level, to its department, but a document of a workgroup
+    only to that workgroup's members.
+    """
+    if user.is_admin or (row.owner_id is not None and row.owner_id == user.user_id):
+        return None
+    workgroup = getattr(row, "workgroup", None)
+    if workgroup is not None:
+        return None if workgroup in user.workgroups else f"the {entity} belongs to workgroup {workgroup!r}"
+    if entity == "task":
+        # NOTE: the projection lacks the task's creator and observers, whom the tasks service also lets in.
+        return "the task is visible to its owner, creator, observers and the readers of its deal"
+    if row.department is not None and row.department == user.department:
+        return None
+    return f"the {entity} belongs to another department"
 
 
 def _projected_ref(user: Principal, entity: str, row: Any, content: dict[str, Any]) -> Reference:
-    if _may_see_projected(user, row.owner_id, row.department):
+    reason = _projected_restriction(user, entity, row)
+    if reason is None:
         return {"id": str(row.id), "type": entity, "status": "ok", "record": content}
     return {
         "id": str(row.id),
         "type": entity,
         "status": "restricted",
-        "reason": f"the {entity} belongs to another department",
+        "reason": reason,
         "owner": {"id": row.owner_id, "department": row.department},
     }
 
