@@ -36,6 +36,7 @@ __all__ = [
     "extract_contact",
     "extract_message",
     "extract_utm",
+    "load_json",
     "media_type_and_charset",
     "normalize_phone",
     "parse_body",
@@ -82,13 +83,40 @@ def parse_fields(content_type: str, body: bytes) -> dict[str, str]:
     return parse_body(content_type, body).fields
 
 
-def parse_json_object(body: bytes, charset: str | None = None) -> dict[str, Any]:
-    """Decode a JSON object; anything else is unparseable."""
-    text = _decode(body, charset or "utf-8", None)
+#: Deepest nesting of arrays and objects that a JSON body may have. Vendor payloads nest a few levels;
+#: a limit keeps deep bodies from exhausting the recursion of the parser and of ``text_of``.
+MAX_JSON_DEPTH = 32
+
+
+def load_json(text: str, what: str = "body") -> Any:
+    """Decode JSON text; invalid JSON, huge integers and deep nesting raise ``UnparseableRequest``."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UnparseableRequest(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UnparseableRequest(f"{what} nests deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:
+        # JSONDecodeError, and the ValueError of an integer with more digits than Python converts.
+        raise UnparseableRequest(f"{what} is not valid JSON: {exc}") from exc
+    if _json_depth(data) > MAX_JSON_DEPTH:
+        raise UnparseableRequest(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _json_depth(value: Any) -> int:
+    depth = 0
+    level = [value]
+    while level:
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def parse_json_object(body: bytes, charset: str | None = None) -> dict[str, Any]:
+    """Decode a JSON object; anything else is unparseable."""
+    data = load_json(_decode(body, charset or "utf-8", None))
     if not isinstance(data, dict):
         raise UnparseableRequest("JSON body must be an object of fields")
     return data

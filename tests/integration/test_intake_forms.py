@@ -321,3 +321,17 @@ async def test_concurrent_identical_deliveries_make_one_acceptance(intake: Intak
     await process_pending(intake.runtime.sessionmaker, intake.settings)
     statuses = sorted([(await _processed(intake, a.json()["request_id"]))["status"] for a in answers])
     assert statuses == ["accepted", "ignored", "ignored"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"fio": ' + b"[" * 900 + b"]" * 900 + b"}", "nests deeper than"),
+        (b'{"fio": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests deeper than"),
+        (b'{"fio": ' + b"9" * 5000 + b"}", "is not valid JSON"),
+    ],
+)
+async def test_hostile_json_is_422_not_500(intake: Intake, body: bytes, reason: str) -> None:
+    response = await intake.client.post("/forms/quote", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["message"]

@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from services.intake.parsing import UnparseableRequest, extract_contact, normalize_phone, parse_fields
+from services.intake.parsing import (
+    MAX_JSON_DEPTH,
+    UnparseableRequest,
+    extract_contact,
+    load_json,
+    normalize_phone,
+    parse_fields,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +62,10 @@ def test_wrong_charset_is_reported() -> None:
 def test_unsupported_media_type_is_reported() -> None:
     with pytest.raises(UnparseableRequest, match="text/plain"):
         parse_fields("text/plain", b"hello")
+
+
+def test_load_json_depth_limit() -> None:
+    nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert load_json(nested) == json.loads(nested)
+    with pytest.raises(UnparseableRequest, match="nests deeper than"):
+        load_json("[" + nested + "]")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,7 @@ from services.intake.channels.base import (
 )
 from services.intake.errors import SenderNotVerified, UnparseableRequest
 from services.intake.normalize import normalize_key
-from services.intake.parsing import extract_utm, parse_body, parse_json_object, text_of
+from services.intake.parsing import extract_utm, load_json, parse_body, parse_json_object, text_of
 
 
 def _form_inquiry(fields: dict[str, str], delivery_id: str | None = None, subject: str | None = None) -> Inquiry:
@@ -115,10 +114,7 @@ class JotformAdapter(TokenVerified):
         raw = outer.get("rawRequest")
         if not submission_id or not raw:
             raise UnparseableRequest("Jotform body lacks submissionID or rawRequest")
-        try:
-            answers = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UnparseableRequest(f"Jotform rawRequest is not valid JSON: {exc}") from exc
+        answers = load_json(raw, "Jotform rawRequest")
         if not isinstance(answers, dict):
             raise UnparseableRequest("Jotform rawRequest is not an object")
         fields: dict[str, str] = {}
