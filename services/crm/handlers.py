@@ -11,9 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,13 +58,29 @@ class DealLinks(BaseModel):
     project_id: uuid.UUID | None = None
 
 
+CENT = Decimal("0.01")
+
+
+def _fixed_point(value: Decimal | None) -> Decimal | None:
+    """Return an amount with two decimal places, as the database stores it: 1E+3 is 1000.00, -0 is 0.00."""
+    if value is None:
+        return None
+    # Adding zero turns a negative zero into zero.
+    return (value + 0).quantize(CENT)
+
+
+Amount = Annotated[
+    Decimal | None, Field(ge=0, max_digits=18, decimal_places=2), AfterValidator(_fixed_point)
+]
+
+
 class CreateDeal(DealLinks):
     """Create a deal, by default in the first stage of the default pipeline."""
 
     title: str = Field(min_length=1, max_length=500)
     pipeline_key: str | None = Field(default=None, description="Pipeline key; the default pipeline when unset.")
     stage_id: uuid.UUID | None = Field(default=None, description="Stage of the pipeline; the first when unset.")
-    amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2)
+    amount: Amount = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     owner_id: str | None = Field(default=None, max_length=255)
     department: str | None = Field(default=None, max_length=255)
@@ -84,7 +100,7 @@ class UpdateDeal(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     pipeline_id: uuid.UUID | None = Field(default=None, description="Move to another pipeline.")
     stage_id: uuid.UUID | None = Field(default=None, description="Stage to move to; the pipeline's first if unset.")
-    amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2)
+    amount: Amount = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     owner_id: str | None = Field(default=None, max_length=255)
     department: str | None = Field(default=None, max_length=255)

@@ -520,7 +520,7 @@ async def _deal_for(session: AsyncSession, guard: Guard, deal_id: uuid.UUID, act
 
 
 @router.post("/deals", status_code=201)
-async def post_deal(request: Request, body: CreateDeal, user: CurrentUser) -> dict[str, Any]:
+async def post_deal(request: Request, response: Response, body: CreateDeal, user: CurrentUser) -> dict[str, Any]:
     """Create a deal; ``warnings`` lists contacts or a project of another company."""
     if body.owner_id is None:
         body = body.model_copy(update={"owner_id": user.user_id, "department": body.department or user.department})
@@ -531,6 +531,8 @@ async def post_deal(request: Request, body: CreateDeal, user: CurrentUser) -> di
         result = await create_deal(
             session, _runtime(request).settings, body, origin=_origin(user), source=DealSource(kind="manual")
         )
+    # Every deal starts at version 1, so the ETag lets the first change send If-Match without a read.
+    response.headers["ETag"] = '"1"'
     return {**result.state.model_dump(mode="json"), "warnings": result.warnings}
 
 

@@ -364,3 +364,19 @@ async def test_deal_list_pages_with_cursor(crm: Crm) -> None:
     too_many = await crm.client.get("/deals", params={"limit": "201"}, headers=ADMIN)
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "query.limit"
+
+
+async def test_amount_stored_fixed_point(crm: Crm) -> None:
+    created = await crm.client.post(
+        "/deals", json={"title": "Exponent", "amount": "1e3", "currency": "RUB"}, headers=ADMIN
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["amount"] == "1000.00"
+    assert created.headers["ETag"] == '"1"'
+    zero = await crm.client.patch(
+        f"/deals/{created.json()['id']}", json={"amount": "-0"}, headers={**ADMIN, "If-Match": '"1"'}
+    )
+    assert zero.status_code == 200, zero.text
+    assert zero.json()["amount"] == "0.00"
+    read = await crm.client.get(f"/deals/{created.json()['id']}", headers=ADMIN)
+    assert read.json()["amount"] == "0.00"
