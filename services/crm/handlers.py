@@ -69,9 +69,7 @@ def _fixed_point(value: Decimal | None) -> Decimal | None:
     return (value + 0).quantize(CENT)
 
 
-Amount = Annotated[
-    Decimal | None, Field(ge=0, max_digits=18, decimal_places=2), AfterValidator(_fixed_point)
-]
+Amount = Annotated[Decimal | None, Field(ge=0, max_digits=18, decimal_places=2), AfterValidator(_fixed_point)]
 
 
 class CreateDeal(DealLinks):
