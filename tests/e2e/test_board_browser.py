@@ -6,19 +6,17 @@ never get that deal. Drives Debian's chromium with Playwright, as the portal tes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from servicekit.auth import issue_token
 from services.crm.tables import SALES_PIPELINE_ID
 from tests.board_support import SseReader, open_stream
 from tests.conftest import Servers
-from tests.e2e.test_extranet_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ROOT, ServiceProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -44,18 +42,6 @@ ADMIN = {"Authorization": "Bearer " + token("u-admin", "Olga", "sales", ["admin"
 ANNA = token("u-anna", "Анна Смирнова", "sales")
 BORIS = token("u-boris", "Борис Петров", "sales")
 VIKTOR = token("u-viktor", "Viktor Lang", "support")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; run scripts/install-browser")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 def crm_env(servers: Servers, database_url: str, topic_prefix: str) -> dict[str, str]:

@@ -7,12 +7,11 @@ browser downloads are never used.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from contracts.topics import Topic
 from servicekit.auth import issue_token
@@ -30,31 +29,9 @@ from tests.support import ROOT, ServiceProcess, eventually
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "extranet-portal.png"
 STAFF = {"Authorization": "Bearer " + issue_token(DEVELOPMENT_JWT_KEY, "u-admin", name="Olga", roles=["admin"])}
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; run scripts/install-browser")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def test_portal_in_chromium(

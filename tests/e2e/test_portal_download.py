@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from pypdf import PdfWriter
 
 from servicekit.auth import issue_token
 from tests.conftest import Servers
-from tests.e2e.test_extranet_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.test_extranet_browser import PASSWORD
 from tests.support import ServiceProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -29,18 +29,6 @@ def contract_pdf() -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; run scripts/install-browser")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from servicekit.auth import issue_token
 from tests.conftest import Servers
-from tests.e2e.test_extranet_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ROOT, ServiceProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -90,18 +89,6 @@ async def staff(
     finally:
         for process in processes:
             process.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; run scripts/install-browser")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def seed(staff: Staff) -> Seed:
