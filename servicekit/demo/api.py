@@ -20,7 +20,7 @@ def service_url(name: str) -> str:
 
 
 class DemoError(Exception):
-    """A service answered the demo with an unexpected status."""
+    """A service returned an unexpected status to the demo."""
 
 
 class Api:
@@ -46,7 +46,7 @@ class Api:
             method, service_url(service) + path, headers={**self.auth, **(headers or {})}, **kwargs
         )
         if response.status_code not in expect:
-            raise DemoError(f"{method} {service}{path} answered {response.status_code}: {response.text[:500]}")
+            raise DemoError(f"{method} {service}{path} returned HTTP {response.status_code}: {response.text[:500]}")
         return response
 
     def get(self, service: str, path: str, **kwargs: Any) -> Any:

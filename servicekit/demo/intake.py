@@ -32,7 +32,7 @@ B2B_PIPELINE: dict[str, Any] = {
 
 @dataclass
 class SampleOutcome:
-    """What one replayed payload became."""
+    """Outcome of one replayed payload."""
 
     name: str
     file: str

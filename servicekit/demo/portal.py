@@ -116,7 +116,7 @@ def _sign_in(api: Api) -> dict[str, str]:
         service_url("extranet") + "/portal/api/sign-in", json={"email": PORTAL_EMAIL, "password": PORTAL_PASSWORD}
     )
     if signed_in.status_code != 200:
-        raise DemoError(f"portal sign-in answered {signed_in.status_code}: {signed_in.text[:300]}")
+        raise DemoError(f"portal sign-in returned HTTP {signed_in.status_code}: {signed_in.text[:300]}")
     token = signed_in.cookies["portal_session"]
     api.client.cookies.clear()
     # The session cookie is marked Secure, so it is passed by hand to the plain-HTTP loopback address.

@@ -39,7 +39,7 @@ _local_listeners: list[Callable[[set[uuid.UUID]], None]] = []
 
 @dataclass(frozen=True)
 class _Placement:
-    """A deal's pipeline, deleted flag and owner fields: what decides who sees it on which board."""
+    """A deal's pipeline, deleted flag and owner fields, which decide where and for whom it appears."""
 
     pipeline_id: uuid.UUID
     deleted: bool

@@ -592,7 +592,7 @@ async def _deal_list(request: Request, user: Principal, query: Any, *, limit: in
         granted = guard.granted_ids("deal")
         if granted:
             readable = or_(readable, Deal.id.in_(granted))
-        # One row more than the page tells whether another page follows.
+        # Reading one row more than the page shows whether another page follows.
         rows = list(await session.scalars(query.where(readable).limit(limit + 1)))
         for deal in rows[:limit]:
             if (await guard.decide(session, "deal", "read", deal)).allowed:

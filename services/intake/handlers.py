@@ -117,7 +117,7 @@ async def process_pending(
         except Exception as exc:
             if is_transient(exc):
                 # An outage is not the request's fault, so it uses up none of its attempts. The caller
-                # retries the whole batch once the database answers again.
+                # retries the whole batch once the database responds again.
                 raise
             logger.exception("processing request %s failed", request_id)
             await _record_failure(sessionmaker, settings, request_id, exc)

@@ -61,7 +61,7 @@ DEMO_FORM: dict[str, Any] = {
     ],
 }
 
-#: What each sample becomes: status, reason and the normalized contact (for accepted ones).
+#: Expected outcome of each sample: status, reason and the normalized contact (for accepted ones).
 EXPECTED: dict[str, dict[str, Any]] = {
     "RI-01": {
         "status": "accepted",

@@ -1,4 +1,4 @@
-"""Who sees a projected task, document or file in CRM's workspace: the owning service's rules."""
+"""Visibility of projected tasks, documents and files in CRM's workspace, by the owning service's rules."""
 
 from __future__ import annotations
 

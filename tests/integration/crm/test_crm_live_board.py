@@ -429,7 +429,7 @@ async def test_grant_opens_and_expiry_closes_stream(crm: Crm, base_url: str, sta
         assert asked.status_code == 201, asked.text
         granted = await crm.client.post(f"/access-requests/{asked.json()['id']}/grant", json={"days": 1}, headers=OTHER)
         assert granted.status_code == 200, granted.text
-        # The grant changes no deal, so the stream sends the board again once it sees the new grant.
+        # The grant changes no deal, so the stream resends the board once it reads the new grant.
         opened = await reader.next()
         while opened.kind != "snapshot":
             opened = await reader.next()
